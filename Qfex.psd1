@@ -1,0 +1,35 @@
+@{
+    RootModule           = 'Qfex.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5f0d3c52-8d7e-4b8a-9a51-2f8c6f1d7a31'
+    Author               = 'Qfex contributors'
+    CompanyName          = 'Qfex'
+    Copyright            = '(c) Qfex contributors. MIT License.'
+    Description          = 'Drive the QFEX exchange''s WebSocket APIs (trade and market data) from PowerShell: sessions, orders, frames, and exchange error frames as rich ErrorRecords. Includes a fake exchange for runbook tests.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    DotNetFrameworkVersion = '4.7.2'
+    FormatsToProcess     = @('Qfex.format.ps1xml')
+    CmdletsToExport      = @(
+        'Connect-Qfex'
+        'Disconnect-Qfex'
+        'Get-QfexSession'
+        'Send-QfexMessage'
+        'Receive-QfexFrame'
+        'Get-QfexErrorAdvice'
+        'New-QfexErrorRecord'
+        'Start-QfexTestServer'
+        'Stop-QfexTestServer'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('QFEX', 'exchange', 'trading', 'websocket', 'ErrorRecord', 'Pester', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            ProjectUri   = 'https://github.com/qfex-powershell/Qfex'
+            LicenseUri   = 'https://github.com/qfex-powershell/Qfex/blob/main/LICENSE'
+            ReleaseNotes = 'First release: sessions with HMAC or JWT auth, Send-QfexMessage with validation and -Wait, Receive-QfexFrame, error frames as ErrorRecords, Get-QfexErrorAdvice, New-QfexErrorRecord and a fake exchange for tests.'
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using Qfex.Errors;
+using Qfex.Protocol;
+
+namespace Qfex.Commands
+{
+    /// <summary>Completes from a fixed list; the lists come from the message catalog and the code table.</summary>
+    public abstract class ListCompleter : IArgumentCompleter
+    {
+        internal abstract IEnumerable<string> Values { get; }
+
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
+            return Values
+                .Where(v => v.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v));
+        }
+    }
+
+    public sealed class RequestTypeCompleter : ListCompleter
+    {
+        internal override IEnumerable<string> Values => MessageCatalog.Types;
+    }
+
+    public sealed class ErrorCodeCompleter : ListCompleter
+    {
+        internal override IEnumerable<string> Values => ErrorCodeTable.Codes;
+    }
+
+    public sealed class ChannelCompleter : ListCompleter
+    {
+        internal override IEnumerable<string> Values => MessageCatalog.Channels.Concat(MessageCatalog.MarketDataChannels);
+    }
+}

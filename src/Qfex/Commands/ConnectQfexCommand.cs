@@ -1,0 +1,120 @@
+using System;
+using System.Management.Automation;
+using System.Security;
+using Qfex.Errors;
+using Qfex.Protocol;
+using Qfex.Transport;
+
+namespace Qfex.Commands
+{
+    /// <summary>Connect-Qfex: opens a session, authenticates (trade) and makes it the runspace's default.</summary>
+    // Anonymous is the default set so that a missing credential is a clear error, not a prompt that
+    // hangs an unattended runbook.
+    [Cmdlet(VerbsCommunications.Connect, "Qfex", DefaultParameterSetName = AnonymousSet)]
+    [OutputType(typeof(QfexSession))]
+    public sealed class ConnectQfexCommand : QfexCmdlet
+    {
+        private const string CredentialSet = "Credential";
+        private const string ApiKeySet = "ApiKey";
+        private const string JwtSet = "Jwt";
+        private const string AnonymousSet = "Anonymous";
+
+        [Parameter]
+        public QfexEnvironment Environment { get; set; } = QfexEnvironment.Production;
+
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? Uri { get; set; }
+
+        [Parameter]
+        public QfexEndpoint Endpoint { get; set; } = QfexEndpoint.Trade;
+
+        [Parameter(Mandatory = true, ParameterSetName = CredentialSet)]
+        [Credential]
+        [ValidateNotNull]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = ApiKeySet)]
+        [ValidateNotNullOrEmpty]
+        public string? ApiKey { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = ApiKeySet)]
+        [ValidateNotNull]
+        public SecureString? ApiSecret { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = JwtSet)]
+        [ValidateNotNull]
+        public SecureString? Jwt { get; set; }
+
+        [Parameter]
+        public Guid AccountId { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 600)]
+        public int TimeoutSec { get; set; } = 10;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ChannelCompleter))]
+        public string[]? Subscribe { get; set; }
+
+        [Parameter]
+        public SwitchParameter CancelOnDisconnect { get; set; }
+
+        [Parameter]
+        [ValidateRange(1000, 10_000_000)]
+        public int ReceiveBufferCapacity { get; set; } = QfexSession.DefaultBufferCapacity;
+
+        protected override void EndProcessing()
+        {
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(Uri)) && MyInvocation.BoundParameters.ContainsKey(nameof(Environment)))
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "Use -Uri or -Environment, not both: -Uri names the endpoint exactly."), Uri);
+
+            QfexCredentials? credentials = ParameterSetName switch
+            {
+                CredentialSet => QfexCredentials.Hmac(Credential!.UserName, Credential.Password),
+                ApiKeySet => QfexCredentials.Hmac(ApiKey!, ApiSecret!),
+                JwtSet => QfexCredentials.FromJwt(Jwt!),
+                _ => null,
+            };
+
+            if (Endpoint == QfexEndpoint.Trade && credentials == null)
+                ThrowQfexError(new QfexAuthenticationException(
+                    "The trade endpoint needs credentials: -Credential, -ApiKey with -ApiSecret, or -Jwt. Only -Endpoint MarketData connects without them."), null);
+            if (Endpoint == QfexEndpoint.MarketData && credentials != null)
+                WriteWarning("The market-data endpoint takes no credentials; they are not sent.");
+            if (Endpoint == QfexEndpoint.MarketData && CancelOnDisconnect)
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-CancelOnDisconnect applies to the trade endpoint only."), null);
+
+            var options = new ConnectOptions
+            {
+                Uri = Uri ?? Endpoints.For(Environment, Endpoint),
+                Endpoint = Endpoint,
+                Credentials = Endpoint == QfexEndpoint.Trade ? credentials : null,
+                AccountId = MyInvocation.BoundParameters.ContainsKey(nameof(AccountId)) ? AccountId : (Guid?)null,
+                Timeout = TimeSpan.FromSeconds(TimeoutSec),
+                Subscribe = Subscribe ?? Array.Empty<string>(),
+                CancelOnDisconnect = CancelOnDisconnect,
+                BufferCapacity = ReceiveBufferCapacity,
+            };
+
+            var log = new DeferredLog();
+            QfexSession session;
+            try
+            {
+                session = Await(SessionConnector.ConnectAsync(options, log.Add, StopToken));
+            }
+            catch (QfexException e)
+            {
+                log.WriteTo(this);
+                ThrowQfexError(e, e is QfexInsecureUriException || e.ErrorId == ErrorIds.ConnectFailed ? options.Uri : null);
+                return;
+            }
+            log.WriteTo(this);
+            SessionRegistry.Add(session);
+            WriteObject(session);
+        }
+    }
+}

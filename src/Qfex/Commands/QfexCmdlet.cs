@@ -1,0 +1,70 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Qfex.Errors;
+
+namespace Qfex.Commands
+{
+    /// <summary>
+    /// Base of every Qfex cmdlet: a token cancelled by Ctrl+C (StopProcessing), a way to wait for async
+    /// work on the pipeline thread (the only thread that may write), and one way to write errors.
+    /// </summary>
+    public abstract class QfexCmdlet : PSCmdlet, IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+
+        protected CancellationToken StopToken => _stop.Token;
+
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <summary>Blocks the pipeline thread on a task; Ctrl+C ends the wait with PipelineStoppedException.</summary>
+        internal T Await<T>(Task<T> task)
+        {
+            try
+            {
+                return task.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+        }
+
+        internal void Await(Task task) => Await(task.ContinueWith(t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default));
+
+        internal void WriteQfexError(QfexException exception, object? target) => WriteError(ErrorRecords.For(exception, target));
+
+        internal void ThrowQfexError(QfexException exception, object? target) => ThrowTerminatingError(ErrorRecords.For(exception, target));
+
+        public void Dispose()
+        {
+            _stop.Dispose();
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    /// <summary>Base of the cmdlets that work on a session: -Session, or the runspace's default session.</summary>
+    public abstract class QfexSessionCmdlet : QfexCmdlet
+    {
+        /// <summary>
+        /// The session to use; the runspace's default session when omitted. Each cmdlet declares the
+        /// parameter itself, because pipeline binding differs (Send-QfexMessage takes messages by value).
+        /// </summary>
+        public abstract QfexSession? Session { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            QfexSession? session = Session ?? Transport.SessionRegistry.Default;
+            if (session == null)
+            {
+                ThrowQfexError(new QfexNoSessionException(
+                    "No Qfex session is open in this runspace. Open one with Connect-Qfex, or pass one with -Session."), null);
+                return;
+            }
+            ProcessSession(session);
+        }
+
+        internal abstract void ProcessSession(QfexSession session);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
+
+namespace Qfex.Commands
+{
+    /// <summary>Start-QfexTestServer: a fake QFEX exchange on 127.0.0.1 for runbook tests and demos.</summary>
+    [Cmdlet(VerbsLifecycle.Start, "QfexTestServer")]
+    [OutputType(typeof(QfexTestServer))]
+    public sealed class StartQfexTestServerCommand : QfexCmdlet
+    {
+        [Parameter]
+        [ValidateRange(0, 65535)]
+        public int Port { get; set; }
+
+        [Parameter]
+        [Credential]
+        [ValidateNotNull]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter]
+        [ValidateNotNull]
+        public IDictionary? Respond { get; set; }
+
+        protected override void EndProcessing()
+        {
+            QfexTestServer server;
+            try
+            {
+                server = QfexTestServer.Start(Port, Credential?.UserName, Credential?.Password);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                ThrowQfexError(new QfexException("QfexTestServerStartFailed", ErrorCategory.ResourceUnavailable,
+                    $"The test server could not listen on 127.0.0.1:{Port}: {e.Message}", e), Port);
+                return;
+            }
+
+            if (Respond != null)
+                foreach (DictionaryEntry entry in Respond)
+                    server.Respond[entry.Key.ToString()!] = entry.Value?.ToString() ?? string.Empty;
+            TestServers.Add(server);
+            WriteVerbose($"Test exchange listening on {server.Uri} (market data: {server.MarketDataUri}).");
+            WriteObject(server);
+        }
+    }
+
+    /// <summary>Stop-QfexTestServer: stops the given servers, or every one started in this runspace.</summary>
+    [Cmdlet(VerbsLifecycle.Stop, "QfexTestServer")]
+    public sealed class StopQfexTestServerCommand : QfexCmdlet
+    {
+        [Parameter(Position = 0, ValueFromPipeline = true)]
+        [ValidateNotNull]
+        public QfexTestServer[]? Server { get; set; }
+
+        private bool _any;
+
+        protected override void ProcessRecord()
+        {
+            if (Server == null) return;
+            _any = true;
+            foreach (QfexTestServer server in Server)
+            {
+                server.Stop();
+                TestServers.Remove(server);
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_any || MyInvocation.ExpectingInput) return;
+            foreach (QfexTestServer server in TestServers.TakeAll())
+                server.Stop();
+        }
+    }
+
+    /// <summary>The test servers started in each runspace, so Stop-QfexTestServer alone can stop them.</summary>
+    internal static class TestServers
+    {
+        private static readonly ConditionalWeakTable<Runspace, List<QfexTestServer>> ByRunspace = new ConditionalWeakTable<Runspace, List<QfexTestServer>>();
+
+        private static List<QfexTestServer>? Current(bool create)
+        {
+            Runspace? runspace = Runspace.DefaultRunspace;
+            if (runspace == null) return null;
+            if (create) return ByRunspace.GetValue(runspace, _ => new List<QfexTestServer>());
+            return ByRunspace.TryGetValue(runspace, out List<QfexTestServer>? list) ? list : null;
+        }
+
+        internal static void Add(QfexTestServer server)
+        {
+            List<QfexTestServer>? list = Current(create: true);
+            if (list == null) return;
+            lock (list) list.Add(server);
+        }
+
+        internal static void Remove(QfexTestServer server)
+        {
+            List<QfexTestServer>? list = Current(create: false);
+            if (list == null) return;
+            lock (list) list.Remove(server);
+        }
+
+        internal static QfexTestServer[] TakeAll()
+        {
+            List<QfexTestServer>? list = Current(create: false);
+            if (list == null) return new QfexTestServer[0];
+            lock (list)
+            {
+                QfexTestServer[] all = list.ToArray();
+                list.Clear();
+                return all;
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System;
+using System.Management.Automation;
+using Qfex.Protocol;
+
+namespace Qfex.Errors
+{
+    /// <summary>The one place exceptions become ErrorRecords, so every path (received frames, -Wait, New-QfexErrorRecord) agrees.</summary>
+    internal static class ErrorRecords
+    {
+        /// <summary>A record for any Qfex exception. Server errors get the server's message and the advice as ErrorDetails.</summary>
+        internal static ErrorRecord For(QfexException exception, object? targetObject)
+        {
+            var record = new ErrorRecord(exception, exception.ErrorId, exception.Category, targetObject);
+            switch (exception)
+            {
+                case QfexServerErrorException server:
+                    record.ErrorDetails = new ErrorDetails(server.ServerMessage ?? $"The exchange sent error {server.ErrorCode} without a message.")
+                    {
+                        RecommendedAction = server.Advice.RecommendedAction,
+                    };
+                    break;
+                case QfexOrderRejectedException rejected:
+                    record.ErrorDetails = new ErrorDetails(rejected.Message) { RecommendedAction = rejected.Advice.RecommendedAction };
+                    break;
+            }
+            return record;
+        }
+
+        /// <summary>The record for an error frame: TargetObject is the echoed request (secrets redacted).</summary>
+        internal static ErrorRecord ForErrorFrame(ErrorEnvelope envelope, long sequence, DateTime receivedAt)
+        {
+            ErrorCodeInfo row = ErrorCodeTable.ForErrorFrame(envelope.Code);
+            QfexException exception = row.Create(row, new ErrorContext(envelope.Message, envelope.Incoming, sequence, receivedAt));
+            return For(exception, envelope.Incoming);
+        }
+
+        /// <summary>The record for a frame that is an error of any kind (error frame or malformed); null for a normal frame.</summary>
+        internal static ErrorRecord? ForFrame(QfexFrame frame)
+        {
+            if (frame.Error != null)
+                return ForErrorFrame(frame.Error, frame.Sequence, frame.ReceivedAt);
+            if (frame.MalformedReason != null)
+            {
+                var exception = new QfexMalformedFrameException(frame.MalformedErrorId ?? ErrorIds.MalformedFrame,
+                    $"Frame {frame.Sequence} on session {frame.SessionId}: {frame.MalformedReason}", frame.Sequence);
+                string raw = frame.Raw.Length > FrameReader.MaxTargetChars ? frame.Raw.Substring(0, FrameReader.MaxTargetChars) : frame.Raw;
+                return For(exception, raw);
+            }
+            return null;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using System.Reflection;
+
+namespace Qfex
+{
+    /// <summary>
+    /// Windows PowerShell 5.1 (.NET Framework) has no binding redirects for a module's dependencies, so
+    /// System.Text.Json's references to System.Memory and friends would fail to load. Resolve any
+    /// assembly that sits beside Qfex.dll by name, whatever version was asked for. PowerShell 7 loads
+    /// them itself (or uses its own, newer copies) and never reaches this handler for them.
+    /// </summary>
+    public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+    {
+        private static readonly string ModuleDirectory = Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location) ?? string.Empty;
+
+        public void OnImport()
+        {
+            if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve += ResolveBesideModule;
+        }
+
+        public void OnRemove(PSModuleInfo psModuleInfo)
+        {
+            if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve -= ResolveBesideModule;
+        }
+
+        private static bool IsNetFramework =>
+            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.Ordinal);
+
+        private static Assembly? ResolveBesideModule(object? sender, ResolveEventArgs args)
+        {
+            string name = new AssemblyName(args.Name).Name ?? string.Empty;
+            string path = Path.Combine(ModuleDirectory, name + ".dll");
+            return File.Exists(path) ? Assembly.LoadFrom(path) : null;
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System;
+using System.Text.Json;
+
+namespace Qfex.Protocol
+{
+    /// <summary>
+    /// An error frame's content, from either shape: <c>{"err":{"error_code":..,"message":..,"incoming_message":..}}</c>
+    /// (what the live server sends) or the flat <c>{"type":"error","error_code":..,...}</c> of the older docs.
+    /// </summary>
+    internal sealed class ErrorEnvelope
+    {
+        private ErrorEnvelope(string code, string? message, object? incoming)
+        {
+            Code = code;
+            Message = message;
+            Incoming = incoming;
+        }
+
+        internal string Code { get; }
+        internal string? Message { get; }
+
+        /// <summary>The echoed request as a PowerShell object with secrets redacted, a string, or null.</summary>
+        internal object? Incoming { get; }
+
+        /// <summary>True when the root object is an error frame of either shape (whether or not it is well formed).</summary>
+        internal static bool IsErrorShape(JsonElement root) =>
+            root.ValueKind == JsonValueKind.Object &&
+            (root.TryGetProperty("err", out _) || IsFlatErrorType(PSJson.GetString(root, "type")));
+
+        internal static bool IsFlatErrorType(string? type) =>
+            string.Equals(type, "error", StringComparison.OrdinalIgnoreCase) || string.Equals(type, "err", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>Reads an error frame; returns null with a reason when it has no string error_code.</summary>
+        internal static ErrorEnvelope? TryRead(JsonElement root, out string? malformedReason)
+        {
+            JsonElement body = root;
+            if (root.TryGetProperty("err", out JsonElement err))
+            {
+                if (err.ValueKind != JsonValueKind.Object)
+                {
+                    malformedReason = "The error frame's \"err\" is not an object.";
+                    return null;
+                }
+                body = err;
+            }
+
+            if (!body.TryGetProperty("error_code", out JsonElement codeElement) || codeElement.ValueKind != JsonValueKind.String
+                || string.IsNullOrEmpty(codeElement.GetString()))
+            {
+                malformedReason = "The error frame has no error_code.";
+                return null;
+            }
+
+            string? message = null;
+            if (body.TryGetProperty("message", out JsonElement m))
+                message = m.ValueKind == JsonValueKind.String ? m.GetString()
+                    : m.ValueKind == JsonValueKind.Null ? null
+                    : m.GetRawText();
+
+            object? incoming = null;
+            if (body.TryGetProperty("incoming_message", out JsonElement i))
+                incoming = Redaction.Redact(PSJson.ToPSValue(i));
+
+            malformedReason = null;
+            return new ErrorEnvelope(codeElement.GetString()!, message, incoming);
+        }
+
+        /// <summary>For New-QfexErrorRecord: an envelope built from parts.</summary>
+        internal static ErrorEnvelope Create(string code, string? message, object? incoming) =>
+            new ErrorEnvelope(code, message, Redaction.Redact(incoming));
+    }
+}

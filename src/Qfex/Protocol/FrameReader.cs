@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Text.Json;
+
+namespace Qfex.Protocol
+{
+    /// <summary>What one received WebSocket message holds, before it gets a sequence number.</summary>
+    internal readonly struct FrameContent
+    {
+        internal FrameContent(string type, string raw, ErrorEnvelope? error, string? malformedReason, string? malformedErrorId = null)
+        {
+            Type = type;
+            Raw = raw;
+            Error = error;
+            MalformedReason = malformedReason;
+            MalformedErrorId = malformedReason == null ? null : malformedErrorId ?? Qfex.Errors.ErrorIds.MalformedFrame;
+        }
+
+        internal string Type { get; }
+        internal string Raw { get; }
+        internal ErrorEnvelope? Error { get; }
+        internal string? MalformedReason { get; }
+
+        /// <summary>QfexMalformedFrame, or QfexFrameTooLarge for a frame over the session's maximum.</summary>
+        internal string? MalformedErrorId { get; }
+    }
+
+    /// <summary>
+    /// Turns a received message into frames. The common case (one JSON object that is not an error)
+    /// is read with one forward pass of Utf8JsonReader and no DOM; error frames and arrays of frames
+    /// (the market-data socket may batch) are parsed fully. Anything else is a malformed frame: this
+    /// never throws for any input.
+    /// </summary>
+    internal static class FrameReader
+    {
+        internal const string ErrorType = "error";
+        internal const string MalformedType = "malformed";
+        internal const int MaxTargetChars = 4096;
+
+        private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        private static readonly UTF8Encoding LenientUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: false);
+
+        internal static void ReadText(ReadOnlySpan<byte> utf8, List<FrameContent> into)
+        {
+            string raw;
+            try
+            {
+                raw = Decode(StrictUtf8, utf8);
+            }
+            catch (DecoderFallbackException)
+            {
+                into.Add(Malformed(Decode(LenientUtf8, utf8), "The frame is not valid UTF-8 text."));
+                return;
+            }
+
+            try
+            {
+                var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
+                if (!reader.Read())
+                {
+                    into.Add(Malformed(raw, "The frame is empty."));
+                    return;
+                }
+
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    ScanObject(ref reader, out string? firstKey, out string? typeValue, out bool hasErr);
+                    if (reader.Read())
+                    {
+                        into.Add(Malformed(raw, "The frame has text after its JSON value."));
+                        return;
+                    }
+
+                    if (hasErr || ErrorEnvelope.IsFlatErrorType(typeValue))
+                    {
+                        using JsonDocument doc = JsonDocument.Parse(raw, PSJson.DocumentOptions);
+                        into.Add(FromElement(doc.RootElement, raw));
+                        return;
+                    }
+                    into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", raw, null, null));
+                    return;
+                }
+
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    using JsonDocument doc = JsonDocument.Parse(raw, PSJson.DocumentOptions);
+                    int before = into.Count;
+                    foreach (JsonElement item in doc.RootElement.EnumerateArray())
+                    {
+                        if (item.ValueKind != JsonValueKind.Object)
+                        {
+                            into.RemoveRange(before, into.Count - before);
+                            into.Add(Malformed(raw, "The frame is an array whose items are not all JSON objects."));
+                            return;
+                        }
+                        into.Add(FromElement(item, item.GetRawText()));
+                    }
+                    if (into.Count == before)
+                        into.Add(Malformed(raw, "The frame is an empty array."));
+                    return;
+                }
+
+                into.Add(Malformed(raw, "The frame is JSON but not an object."));
+            }
+            catch (JsonException e)
+            {
+                into.Add(Malformed(raw, "The frame is not valid JSON: " + e.Message));
+            }
+            catch (ArgumentException e)
+            {
+                into.Add(Malformed(raw, "The frame is not valid JSON: " + e.Message));
+            }
+        }
+
+        internal static FrameContent ReadBinary(ReadOnlySpan<byte> bytes) =>
+            Malformed(Decode(LenientUtf8, bytes.Length > MaxTargetChars ? bytes.Slice(0, MaxTargetChars) : bytes),
+                $"The frame is binary ({bytes.Length} bytes); the exchange sends JSON text frames.");
+
+        internal static FrameContent TooLarge(int maxFrameBytes) =>
+            new FrameContent(MalformedType, string.Empty, null,
+                $"A frame larger than the session's maximum of {maxFrameBytes} bytes was received and discarded.",
+                Qfex.Errors.ErrorIds.FrameTooLarge);
+
+        /// <summary>Reads one complete JSON object's top level: first key, a string "type", whether "err" is there.</summary>
+        private static void ScanObject(ref Utf8JsonReader reader, out string? firstKey, out string? typeValue, out bool hasErr)
+        {
+            firstKey = null;
+            typeValue = null;
+            hasErr = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isType = reader.ValueTextEquals("type");
+                bool isErr = !isType && reader.ValueTextEquals("err");
+                if (firstKey == null) firstKey = reader.GetString();
+                reader.Read();
+                if (isType && reader.TokenType == JsonTokenType.String) typeValue = reader.GetString();
+                if (isErr) hasErr = true;
+                if (reader.TokenType == JsonTokenType.StartObject || reader.TokenType == JsonTokenType.StartArray)
+                    reader.Skip();
+            }
+        }
+
+        private static FrameContent FromElement(JsonElement element, string raw)
+        {
+            if (ErrorEnvelope.IsErrorShape(element))
+            {
+                ErrorEnvelope? envelope = ErrorEnvelope.TryRead(element, out string? reason);
+                return envelope != null ? new FrameContent(ErrorType, raw, envelope, null) : Malformed(raw, reason!);
+            }
+
+            string? type = PSJson.GetString(element, "type");
+            if (type == null)
+                foreach (JsonProperty property in element.EnumerateObject())
+                {
+                    type = property.Name;
+                    break;
+                }
+            return new FrameContent(type ?? "empty", raw, null, null);
+        }
+
+        private static FrameContent Malformed(string raw, string reason) => new FrameContent(MalformedType, raw, null, reason);
+
+        private static unsafe string Decode(Encoding encoding, ReadOnlySpan<byte> bytes)
+        {
+            if (bytes.IsEmpty) return string.Empty;
+            fixed (byte* p = bytes) return encoding.GetString(p, bytes.Length);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using System.Text.Json;
+
+namespace Qfex.Protocol
+{
+    /// <summary>
+    /// JSON to and from PowerShell objects. Objects become PSCustomObjects (property order kept),
+    /// arrays become object[]; integers are [long] and other numbers [decimal] where they fit
+    /// (money must not pass through binary floating point), else [double].
+    /// </summary>
+    internal static class PSJson
+    {
+        internal static readonly JsonDocumentOptions DocumentOptions = new JsonDocumentOptions { MaxDepth = 64 };
+
+        /// <summary>Parses JSON text; throws JsonException when it is not valid JSON.</summary>
+        internal static object? Parse(string json)
+        {
+            using JsonDocument doc = JsonDocument.Parse(json, DocumentOptions);
+            return ToPSValue(doc.RootElement);
+        }
+
+        internal static object? ToPSValue(JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    var pso = new PSObject();
+                    foreach (JsonProperty property in element.EnumerateObject())
+                    {
+                        // Duplicate keys: the last one wins, as in most JSON readers.
+                        if (pso.Properties[property.Name] is PSPropertyInfo existing)
+                            existing.Value = ToPSValue(property.Value);
+                        else
+                            pso.Properties.Add(new PSNoteProperty(property.Name, ToPSValue(property.Value)));
+                    }
+                    return pso;
+                case JsonValueKind.Array:
+                    var items = new object?[element.GetArrayLength()];
+                    int i = 0;
+                    foreach (JsonElement item in element.EnumerateArray())
+                        items[i++] = ToPSValue(item);
+                    return items;
+                case JsonValueKind.String:
+                    return element.GetString();
+                case JsonValueKind.Number:
+                    return ToNumber(element);
+                case JsonValueKind.True:
+                    return true;
+                case JsonValueKind.False:
+                    return false;
+                default:
+                    return null;
+            }
+        }
+
+        private static object ToNumber(JsonElement element)
+        {
+            if (element.TryGetInt64(out long l))
+                return l;
+            if (element.TryGetDecimal(out decimal d))
+                return d;
+            return element.GetDouble();
+        }
+
+        /// <summary>Serialises a PowerShell value (hashtable, PSCustomObject, array, scalar) as JSON.</summary>
+        internal static string Serialize(object? value)
+        {
+            using var stream = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(stream))
+                Write(writer, value, 0);
+            return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+        }
+
+        internal static void Write(Utf8JsonWriter writer, object? value, int depth)
+        {
+            if (depth > 32)
+                throw new ArgumentException("The value is nested more than 32 levels deep; it cannot be sent as JSON.");
+
+            if (value is PSObject pso)
+            {
+                // A PSCustomObject (or a hashtable with added note properties) is written by its
+                // properties; a wrapped .NET value by its base object.
+                if (pso.BaseObject is PSCustomObject)
+                {
+                    writer.WriteStartObject();
+                    foreach (PSPropertyInfo property in pso.Properties)
+                    {
+                        writer.WritePropertyName(property.Name);
+                        Write(writer, property.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+                }
+                value = pso.BaseObject;
+            }
+
+            switch (value)
+            {
+                case null:
+                    writer.WriteNullValue();
+                    return;
+                case string s:
+                    writer.WriteStringValue(s);
+                    return;
+                case char c:
+                    writer.WriteStringValue(c.ToString());
+                    return;
+                case bool b:
+                    writer.WriteBooleanValue(b);
+                    return;
+                case System.Security.SecureString _:
+                case PSCredential _:
+                    throw new ArgumentException("A SecureString or PSCredential cannot be sent as message content.");
+                case Enum e:
+                    writer.WriteStringValue(e.ToString());
+                    return;
+                case Guid g:
+                    writer.WriteStringValue(g.ToString("D"));
+                    return;
+                case DateTime dt:
+                    writer.WriteStringValue(dt.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture));
+                    return;
+                case DateTimeOffset dto:
+                    writer.WriteStringValue(dto.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture));
+                    return;
+                case int or long or short or sbyte or byte or ushort or uint:
+                    writer.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                    return;
+                case ulong ul:
+                    writer.WriteNumberValue(ul);
+                    return;
+                case decimal m:
+                    writer.WriteNumberValue(m);
+                    return;
+                case double dbl:
+                    WriteFloating(writer, dbl);
+                    return;
+                case float f:
+                    WriteFloating(writer, f);
+                    return;
+                case System.Numerics.BigInteger bi:
+                    writer.WriteRawValue(bi.ToString(CultureInfo.InvariantCulture));
+                    return;
+                case IDictionary dictionary:
+                    writer.WriteStartObject();
+                    foreach (DictionaryEntry entry in dictionary)
+                    {
+                        writer.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty);
+                        Write(writer, entry.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+                case IEnumerable enumerable:
+                    writer.WriteStartArray();
+                    foreach (object? item in enumerable)
+                        Write(writer, item, depth + 1);
+                    writer.WriteEndArray();
+                    return;
+                default:
+                    // Any other object: its public properties, as PowerShell sees them.
+                    var wrapped = PSObject.AsPSObject(value);
+                    writer.WriteStartObject();
+                    foreach (PSPropertyInfo property in wrapped.Properties)
+                    {
+                        if (!property.IsGettable) continue;
+                        writer.WritePropertyName(property.Name);
+                        Write(writer, property.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+            }
+        }
+
+        private static void WriteFloating(Utf8JsonWriter writer, double value)
+        {
+            if (double.IsNaN(value) || double.IsInfinity(value))
+                throw new ArgumentException("NaN and infinity cannot be sent as JSON numbers.");
+            writer.WriteNumberValue(value);
+        }
+
+        /// <summary>Reads a top-level property of an object as a string, or null.</summary>
+        internal static string? GetString(JsonElement obj, string name) =>
+            obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString()
+                : null;
+
+        internal static IEnumerable<string> PropertyNames(PSObject pso)
+        {
+            foreach (PSPropertyInfo p in pso.Properties) yield return p.Name;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+
+namespace Qfex
+{
+    /// <summary>One frame received on a session. <see cref="Data"/> is parsed on first use.</summary>
+    public sealed class QfexFrame
+    {
+        private static readonly object NotParsed = new object();
+        private object? _data = NotParsed;
+
+        internal QfexFrame(long sequence, string type, string raw, DateTime receivedAt, int sessionId)
+        {
+            Sequence = sequence;
+            Type = type;
+            Raw = raw;
+            ReceivedAt = receivedAt;
+            SessionId = sessionId;
+        }
+
+        /// <summary>1, 2, 3, ... per session, with no gaps: every frame the session delivered has one.</summary>
+        public long Sequence { get; }
+
+        /// <summary>The frame's "type" property, else its first top-level key (order_response, subscribed, ...); "error" for error frames.</summary>
+        public string Type { get; }
+
+        /// <summary>The JSON as PowerShell objects (PSCustomObject, object[], [long], [decimal], ...).</summary>
+        public object? Data
+        {
+            get
+            {
+                // Materialised lazily: most frames in a flood are filtered or counted, never inspected.
+                object? data = Volatile.Read(ref _data);
+                if (ReferenceEquals(data, NotParsed))
+                {
+                    // Two threads may parse at once; the first result wins so every caller sees one object.
+                    object? parsed = IsMalformed ? null : Qfex.Protocol.PSJson.Parse(Raw);
+                    object? previous = Interlocked.CompareExchange(ref _data, parsed, NotParsed);
+                    data = ReferenceEquals(previous, NotParsed) ? parsed : previous;
+                }
+                return data;
+            }
+        }
+
+        /// <summary>The frame's text as received.</summary>
+        public string Raw { get; }
+
+        /// <summary>When the frame arrived (UTC).</summary>
+        public DateTime ReceivedAt { get; }
+
+        public int SessionId { get; }
+
+        /// <summary>Set for error frames: the parsed envelope the ErrorRecord is built from.</summary>
+        internal Qfex.Protocol.ErrorEnvelope? Error { get; set; }
+
+        /// <summary>Set for frames that could not be read as a JSON object: why.</summary>
+        internal string? MalformedReason { get; set; }
+
+        internal string? MalformedErrorId { get; set; }
+
+        internal bool IsError => Error != null;
+        internal bool IsMalformed => MalformedReason != null;
+
+        public override string ToString() => $"{Sequence} {Type}";
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Qfex
+{
+    /// <summary>RFC 6455 opcodes (the four bits in the first header byte).</summary>
+    internal enum WsOpcode : byte
+    {
+        Continuation = 0x0,
+        Text = 0x1,
+        Binary = 0x2,
+        Close = 0x8,
+        Ping = 0x9,
+        Pong = 0xA,
+    }
+
+    /// <summary>RFC 6455 close status codes the fake exchange uses.</summary>
+    internal static class WsCloseStatus
+    {
+        internal const int Normal = 1000;
+        internal const int GoingAway = 1001;
+        internal const int ProtocolError = 1002;
+        internal const int UnsupportedData = 1003;
+        internal const int NoStatus = 1005;      // never sent on the wire
+        internal const int Abnormal = 1006;      // never sent on the wire: TCP ended without a close frame
+        internal const int InvalidPayload = 1007;
+        internal const int PolicyViolation = 1008;
+        internal const int MessageTooBig = 1009;
+        internal const int InternalError = 1011;
+    }
+
+    /// <summary>A violation of RFC 6455 by the peer; carries the close status to answer with.</summary>
+    internal sealed class WsProtocolException : Exception
+    {
+        internal WsProtocolException(int closeStatus, string reason) : base(reason)
+        {
+            CloseStatus = closeStatus;
+        }
+
+        internal int CloseStatus { get; }
+    }
+
+    /// <summary>
+    /// Stateless helpers of the RFC 6455 wire format, server side: frames written by a server are
+    /// never masked; frames read from a client always are.
+    /// </summary>
+    internal static class WsFrameCodec
+    {
+        /// <summary>The GUID RFC 6455 appends to the client's key.</summary>
+        internal const string HandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+        internal const int MaxControlPayload = 125;
+        internal const int MaxHeaderLength = 14;
+
+        /// <summary>Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA1(key + GUID)).</summary>
+        internal static string ComputeAccept(string key)
+        {
+            using var sha1 = SHA1.Create();
+            byte[] hash = sha1.ComputeHash(Encoding.ASCII.GetBytes(key.Trim() + HandshakeGuid));
+            return Convert.ToBase64String(hash);
+        }
+
+        internal static bool IsControl(WsOpcode opcode) => ((byte)opcode & 0x8) != 0;
+
+        internal static bool IsKnown(WsOpcode opcode) =>
+            opcode == WsOpcode.Continuation || opcode == WsOpcode.Text || opcode == WsOpcode.Binary ||
+            opcode == WsOpcode.Close || opcode == WsOpcode.Ping || opcode == WsOpcode.Pong;
+
+        /// <summary>Length of an unmasked header for a payload of this size: 2, 4 or 10 bytes.</summary>
+        internal static int HeaderLength(long payloadLength) =>
+            payloadLength <= 125 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+
+        /// <summary>
+        /// Writes an unmasked frame header (7-, 16- or 64-bit length) at <paramref name="offset"/>
+        /// and returns its length. The opcode is written as given, so any four-bit value can be
+        /// produced for fault injection.
+        /// </summary>
+        internal static int WriteHeader(byte[] buffer, int offset, byte opcode, bool fin, long payloadLength)
+        {
+            if (payloadLength < 0)
+                throw new ArgumentOutOfRangeException(nameof(payloadLength));
+            buffer[offset] = (byte)((fin ? 0x80 : 0x00) | (opcode & 0x0F));
+            if (payloadLength <= 125)
+            {
+                buffer[offset + 1] = (byte)payloadLength;
+                return 2;
+            }
+            if (payloadLength <= ushort.MaxValue)
+            {
+                buffer[offset + 1] = 126;
+                buffer[offset + 2] = (byte)(payloadLength >> 8);
+                buffer[offset + 3] = (byte)payloadLength;
+                return 4;
+            }
+            buffer[offset + 1] = 127;
+            for (int i = 0; i < 8; i++)
+                buffer[offset + 2 + i] = (byte)(payloadLength >> (56 - 8 * i));
+            return 10;
+        }
+
+        /// <summary>A whole unmasked frame (header + payload) in one array.</summary>
+        internal static byte[] EncodeFrame(WsOpcode opcode, byte[] payload, bool fin = true) =>
+            EncodeFrame((byte)opcode, payload, 0, payload.Length, fin);
+
+        internal static byte[] EncodeFrame(byte opcode, byte[] payload, int offset, int count, bool fin)
+        {
+            int header = HeaderLength(count);
+            var frame = new byte[header + count];
+            WriteHeader(frame, 0, opcode, fin, count);
+            Buffer.BlockCopy(payload, offset, frame, header, count);
+            return frame;
+        }
+
+        /// <summary>Close payload: status (big-endian) + UTF-8 reason, cut to fit 125 bytes.</summary>
+        internal static byte[] EncodeClosePayload(int status, string? reason)
+        {
+            if (status == WsCloseStatus.NoStatus || status == WsCloseStatus.Abnormal)
+                return Array.Empty<byte>();
+            byte[] reasonBytes = Encoding.UTF8.GetBytes(reason ?? string.Empty);
+            int reasonLength = Math.Min(reasonBytes.Length, MaxControlPayload - 2);
+            // Do not cut a multi-byte UTF-8 sequence in half.
+            while (reasonLength > 0 && reasonLength < reasonBytes.Length && (reasonBytes[reasonLength] & 0xC0) == 0x80)
+                reasonLength--;
+            var payload = new byte[2 + reasonLength];
+            payload[0] = (byte)(status >> 8);
+            payload[1] = (byte)status;
+            Buffer.BlockCopy(reasonBytes, 0, payload, 2, reasonLength);
+            return payload;
+        }
+
+        /// <summary>XORs <paramref name="count"/> bytes with the masking key, starting at key index <paramref name="maskIndex"/>.</summary>
+        internal static void Unmask(byte[] data, int offset, int count, byte[] mask, int maskIndex)
+        {
+            for (int i = 0; i < count; i++)
+                data[offset + i] ^= mask[(maskIndex + i) & 3];
+        }
+
+        /// <summary>Strict UTF-8 (throws on invalid sequences), used for text messages and close reasons.</summary>
+        internal static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    }
+}

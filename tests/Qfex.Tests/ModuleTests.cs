@@ -1,0 +1,60 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using Xunit;
+
+namespace Qfex.Tests
+{
+    public class ModuleTests
+    {
+        internal static readonly string[] Cmdlets =
+        {
+            "Connect-Qfex", "Disconnect-Qfex", "Get-QfexErrorAdvice", "Get-QfexSession", "New-QfexErrorRecord",
+            "Receive-QfexFrame", "Send-QfexMessage", "Start-QfexTestServer", "Stop-QfexTestServer",
+        };
+
+        [Fact]
+        public void ImportsTheBuiltModuleFolderAndExportsExactlyTheContractCmdlets()
+        {
+            using var ps = new PowerShellHost();
+            var result = ps.Run("$m = Get-Module Qfex; $m.ModuleBase; [string[]]$m.ExportedCmdlets.Keys").ThrowOnError();
+            Assert.Equal(Path.GetDirectoryName(PowerShellHost.ModuleManifest), result.Output[0].ToString());
+            var exported = result.Output.Skip(1).Select(o => o.ToString()).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+            Assert.Equal(Cmdlets, exported);
+        }
+
+        [Fact]
+        public void ManifestPassesTestModuleManifestAndDeclaresBothEditions()
+        {
+            using var ps = new PowerShellHost(importModule: false);
+            var result = ps.Run(@"
+                $m = Test-ModuleManifest -Path $args[0] -ErrorAction Stop
+                $m.Version.ToString()
+                $m.PowerShellVersion.ToString()
+                [string[]]$m.CompatiblePSEditions -join ','
+                [string[]]$m.ExportedCmdlets.Keys -join ','
+                $m.PrivateData.PSData.Tags.Count -gt 0
+                [bool]$m.PrivateData.PSData.ProjectUri
+                [bool]$m.PrivateData.PSData.LicenseUri
+                [bool]$m.PrivateData.PSData.ReleaseNotes
+            ", PowerShellHost.ModuleManifest).ThrowOnError();
+            Assert.Equal("0.1.0", result.Output[0].ToString());
+            Assert.Equal("5.1", result.Output[1].ToString());
+            Assert.Equal("Desktop,Core", result.Output[2].ToString());
+            Assert.Equal(string.Join(",", Cmdlets), string.Join(",", result.Output[3].ToString()!.Split(',').OrderBy(n => n, StringComparer.Ordinal)));
+            Assert.All(result.Output.Skip(4), o => Assert.True((bool)o.BaseObject));
+        }
+
+        [Fact]
+        public void OutFolderHoldsTheModuleAndItsRuntimeDependenciesButNoEngineAssembly()
+        {
+            string dir = Path.GetDirectoryName(PowerShellHost.ModuleManifest)!;
+            foreach (string file in new[] { "Qfex.psd1", "Qfex.dll", "Qfex.format.ps1xml", "System.Text.Json.dll", "System.Memory.dll" })
+                Assert.True(File.Exists(Path.Combine(dir, file)), file + " is missing from out/Qfex");
+            Assert.False(File.Exists(Path.Combine(dir, "System.Management.Automation.dll")));
+            // Pinned to 8.0.x: PowerShell 7.4 ships that assembly version and cannot load a higher one.
+            Assert.Equal(new Version(8, 0, 0, 0), System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(dir, "System.Text.Json.dll")).Version);
+        }
+    }
+}
