@@ -345,7 +345,7 @@ namespace Qfex.Tests
         public void ClosedSessionGivesQfexConnectionClosedAndKeepsBufferedFrames()
         {
             QfexTestServer server = StartServer();
-            QfexSession session = Connect();
+            QfexSession session = Connect("-NoReconnect");
             server.Push("{\"type\":\"last\"}");
             SpinWait.SpinUntil(() => session.FramesReceived == 1, 5000);
             server.DropConnections();

@@ -61,9 +61,38 @@ namespace Qfex.Commands
         [Parameter]
         public SwitchParameter CancelOnDisconnect { get; set; }
 
+        /// <summary>Market data: the symbols -Subscribe applies to ('*' = all).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Symbol { get; set; } = { "*" };
+
         [Parameter]
         [ValidateRange(1000, 10_000_000)]
         public int ReceiveBufferCapacity { get; set; } = QfexSession.DefaultBufferCapacity;
+
+        /// <summary>Do not reconnect after an unexpected drop: the session closes instead.</summary>
+        [Parameter]
+        public SwitchParameter NoReconnect { get; set; }
+
+        /// <summary>Client-side rate limit in weight units per second (an add_order weighs 1); 0 turns it off.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 100_000.0)]
+        public double MessagesPerSecond { get; set; } = SessionOptions.DefaultWeightPerSecond;
+
+        /// <summary>The sliding window the rate limit is counted over, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(0.1, 600.0)]
+        public double RateLimitWindowSec { get; set; } = 1;
+
+        /// <summary>Per-type weight overrides for the rate limiter, e.g. @{ get_user_orders = 5 }.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public System.Collections.IDictionary? RequestWeight { get; set; }
+
+        /// <summary>Silence, in seconds, after which the connection is presumed dead and replaced; 0 turns the watchdog off.</summary>
+        [Parameter]
+        [ValidateRange(0, 3600)]
+        public int IdleTimeoutSec { get; set; } = 60;
 
         protected override void EndProcessing()
         {
@@ -88,7 +117,21 @@ namespace Qfex.Commands
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "-CancelOnDisconnect applies to the trade endpoint only."), null);
 
-            var options = new ConnectOptions
+            var weights = new System.Collections.Generic.Dictionary<string, double>(StringComparer.Ordinal);
+            if (RequestWeight != null)
+                foreach (System.Collections.DictionaryEntry entry in RequestWeight)
+                {
+                    if (entry.Key?.ToString() is not string type || !double.TryParse(Convert.ToString(entry.Value, System.Globalization.CultureInfo.InvariantCulture),
+                            System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double weight) || weight < 0)
+                    {
+                        ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                            "-RequestWeight maps request types to weights >= 0, e.g. @{ get_user_orders = 5 }."), RequestWeight);
+                        return;
+                    }
+                    weights[type] = weight;
+                }
+
+            var options = new SessionOptions
             {
                 Uri = Uri ?? Endpoints.For(Environment, Endpoint),
                 Endpoint = Endpoint,
@@ -96,8 +139,14 @@ namespace Qfex.Commands
                 AccountId = MyInvocation.BoundParameters.ContainsKey(nameof(AccountId)) ? AccountId : (Guid?)null,
                 Timeout = TimeSpan.FromSeconds(TimeoutSec),
                 Subscribe = Subscribe ?? Array.Empty<string>(),
+                Symbols = Symbol,
                 CancelOnDisconnect = CancelOnDisconnect,
                 BufferCapacity = ReceiveBufferCapacity,
+                Reconnect = !NoReconnect,
+                WeightPerSecond = MessagesPerSecond,
+                RateLimitWindow = TimeSpan.FromSeconds(RateLimitWindowSec),
+                WeightOverrides = weights,
+                IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
             };
 
             var log = new DeferredLog();

@@ -21,7 +21,9 @@ namespace Qfex.Commands
             QfexSession[] sessions = Session ?? (SessionRegistry.Default is QfexSession d ? new[] { d } : Array.Empty<QfexSession>());
             if (Session == null && sessions.Length == 0)
             {
-                WriteVerbose("No default session is open; nothing to disconnect.");
+                // Like every cmdlet that takes a session. Disconnecting a session object twice is fine.
+                WriteQfexError(new QfexNoSessionException(
+                    "No Qfex session is open in this runspace; there is nothing to disconnect. Pass one with -Session."), null);
                 return;
             }
             foreach (QfexSession session in sessions)

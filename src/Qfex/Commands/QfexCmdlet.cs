@@ -62,7 +62,21 @@ namespace Qfex.Commands
                     "No Qfex session is open in this runspace. Open one with Connect-Qfex, or pass one with -Session."), null);
                 return;
             }
-            ProcessSession(session);
+            WriteSessionLog(session);
+            try
+            {
+                ProcessSession(session);
+            }
+            finally
+            {
+                WriteSessionLog(session);
+            }
+        }
+
+        /// <summary>What the session did in the background (reconnects, probes), written from the pipeline thread.</summary>
+        internal void WriteSessionLog(QfexSession session)
+        {
+            foreach (string line in session.DrainLog()) WriteVerbose(line);
         }
 
         internal abstract void ProcessSession(QfexSession session);

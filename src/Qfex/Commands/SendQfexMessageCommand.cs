@@ -49,6 +49,11 @@ namespace Qfex.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>How often a RateLimited (or, for read-only requests, ServerError) answer is retried under -Wait.</summary>
+        [Parameter]
+        [ValidateRange(0, 10)]
+        public int MaxRetries { get; set; } = 3;
+
         internal override void ProcessSession(QfexSession session)
         {
             OutgoingMessage? message = Build();
@@ -84,48 +89,117 @@ namespace Qfex.Commands
                     return;
             }
 
+            if (Wait && AnswerMatcher.AnswersOnOrderResponses(message.Type) && session.Endpoint == QfexEndpoint.Trade
+                && Array.IndexOf(session.Subscriptions, "order_responses") < 0 && !SubscribeToOrderResponses(session, message))
+                return;
+
+            for (int attempt = 0; ; attempt++)
+            {
+                QfexFrame? answer = SendOnce(session, message);
+                if (answer == null) return;
+
+                TimeSpan? delay = attempt < MaxRetries ? RetryDelay(answer, spec, attempt) : null;
+                if (delay == null)
+                {
+                    WriteAnswer(answer, message);
+                    return;
+                }
+
+                // The exchange refused this request without acting on it: sending it again is safe.
+                WriteVerbose($"{message.Type} was answered with {answer.Error!.Code}; retry {attempt + 1} of {MaxRetries} in {delay.Value.TotalMilliseconds:0} ms.");
+                if (StopToken.WaitHandle.WaitOne(delay.Value))
+                    throw new PipelineStoppedException();
+            }
+        }
+
+        /// <summary>Sends once; with -Wait returns the answer (null when there is none to give, errors already written).</summary>
+        private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message)
+        {
             Task<QfexFrame>? answer = Wait ? session.WaitForAnswer(new AnswerMatcher(message.Type, message.Params).Matches) : null;
             try
             {
                 WriteVerbose($"Sending {message.Type} on session {session.Id}.");
-                Await(session.SendAsync(message.Json, StopToken));
+                var throttleNotes = new DeferredLog();
+                try
+                {
+                    Await(session.SendAsync(message.Type, message.Json, throttleNotes.Add, StopToken));
+                }
+                finally
+                {
+                    throttleNotes.WriteTo(this);
+                }
+                if (PassThru) WriteObject(message.ToPSObject());
+                if (answer == null) return null;
+
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
+                try
+                {
+                    return Await(answer.WaitAsync(timeout.Token));
+                }
+                catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
+                {
+                    WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
+                        $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again."),
+                        message.ToPSObject());
+                    return null;
+                }
             }
             catch (QfexException e)
             {
-                if (answer != null) session.CancelAnswer(answer);
                 WriteQfexError(e, message.ToPSObject());
-                return;
-            }
-
-            if (PassThru) WriteObject(message.ToPSObject());
-            if (answer == null) return;
-
-            QfexFrame frame;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
-            try
-            {
-                frame = Await(SessionConnector.WithCancellation(answer, timeout.Token));
-            }
-            catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
-            {
-                session.CancelAnswer(answer);
-                WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
-                    $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again."),
-                    message.ToPSObject());
-                return;
-            }
-            catch (QfexException e)
-            {
-                WriteQfexError(e, message.ToPSObject());
-                return;
+                return null;
             }
             finally
             {
-                session.CancelAnswer(answer);
+                if (answer != null) session.CancelAnswer(answer);
             }
+        }
 
-            WriteAnswer(frame, message);
+        /// <summary>
+        /// When an answer may be retried: RateLimited always (the exchange refused the request unprocessed;
+        /// after its hint, else exponential backoff), ServerError only for read-only requests (an order might
+        /// have been placed). Nothing else, ever: an order is never sent twice by a retry.
+        /// </summary>
+        private static TimeSpan? RetryDelay(QfexFrame answer, MessageSpec? spec, int attempt)
+        {
+            if (answer.Error == null) return null;
+            double jitter = 0.5 + Jitter.NextDouble();
+            if (answer.Error.Code == "RateLimited")
+                return RetryAfterHint.Parse(answer.Error.Message) is TimeSpan hint
+                    ? hint + TimeSpan.FromMilliseconds(25 * jitter)
+                    : TimeSpan.FromMilliseconds(Math.Min(10_000, 250 * Math.Pow(2, attempt)) * jitter);
+            if (answer.Error.Code == "ServerError" && spec?.Effect == RequestEffect.ReadOnly)
+                return TimeSpan.FromMilliseconds(Math.Min(5_000, 200 * Math.Pow(2, attempt)) * jitter);
+            return null;
+        }
+
+        private static readonly Random Jitter = new Random();
+
+        /// <summary>Order answers come only on the order_responses channel: subscribe once, first.</summary>
+        private bool SubscribeToOrderResponses(QfexSession session, OutgoingMessage message)
+        {
+            WriteVerbose($"Subscribing session {session.Id} to order_responses: -Wait needs it to see the answer to {message.Type}.");
+            using OutgoingMessage subscribe = OutgoingMessage.FromTypeAndParams("subscribe",
+                new System.Collections.Hashtable { ["channels"] = new[] { "order_responses" } });
+            QfexFrame? ack = SendOnceQuietly(session, subscribe);
+            if (ack != null && ack.Error == null) return true;
+            if (ack != null) WriteError(ErrorRecords.ForFrame(ack));
+            return false;
+        }
+
+        private QfexFrame? SendOnceQuietly(QfexSession session, OutgoingMessage message)
+        {
+            bool passThru = PassThru;
+            PassThru = false;
+            try
+            {
+                return SendOnce(session, message);
+            }
+            finally
+            {
+                PassThru = passThru;
+            }
         }
 
         private void WriteAnswer(QfexFrame frame, OutgoingMessage message)

@@ -79,9 +79,12 @@ namespace Qfex.Protocol
             }
         }
 
-        private bool IsOrderRequest =>
-            _type == "add_order" || _type == "close_position" || _type == "cancel_order" || _type == "modify_order"
-            || _type == "cancel_stop_order" || _type == "modify_stop_order" || _type == "get_order";
+        private bool IsOrderRequest => AnswersOnOrderResponses(_type) || _type == "get_order";
+
+        /// <summary>Requests answered by order_response frames, which the exchange sends only to order_responses subscribers.</summary>
+        internal static bool AnswersOnOrderResponses(string type) =>
+            type == "add_order" || type == "close_position" || type == "cancel_order" || type == "modify_order"
+            || type == "cancel_stop_order" || type == "modify_stop_order";
 
         /// <summary>Requests whose only answer is a bare acknowledgement.</summary>
         private bool IsAckOnly => _type == "cancel_on_disconnect" || _type == "set_user_leverage" || _type == "cancel_all_orders";

@@ -115,6 +115,11 @@ namespace Qfex
                 }
                 if (await TryOverrideAsync(connection, request).ConfigureAwait(false))
                     return;
+                if (!_rateWindow.TryTake(RateLimitPerSecond))
+                {
+                    await SendErrorAsync(connection, "RateLimited", MessageFor("RateLimited"), request.Echo).ConfigureAwait(false);
+                    return;
+                }
                 await HandleTradeAsync(connection, request).ConfigureAwait(false);
             }
             catch (Exception ex) when (!(ex is IOException || ex is System.Net.Sockets.SocketException || ex is ObjectDisposedException || ex is OperationCanceledException))
@@ -127,6 +132,11 @@ namespace Qfex
 
         private async Task<bool> TryOverrideAsync(QfexTestServerConnection connection, Request request)
         {
+            if (TakeFailure(request.Type) is string once)
+            {
+                await SendErrorAsync(connection, once, MessageFor(once), request.Echo).ConfigureAwait(false);
+                return true;
+            }
             if (!_respond.TryGetValue(request.Type, out string? code) || string.IsNullOrWhiteSpace(code))
                 return false;
             code = code.Trim();

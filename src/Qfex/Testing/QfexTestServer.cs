@@ -123,6 +123,37 @@ namespace Qfex
         public IDictionary<string, string> Respond => _respond;
 
         /// <summary>
+        /// Answers the next <paramref name="times"/> requests of a type with an error code, then behaves
+        /// normally again: <c>$server.FailNext('add_order', 'RateLimited', 2)</c>.
+        /// </summary>
+        public void FailNext(string type, string code, int times = 1)
+        {
+            lock (_failures)
+                _failures[type] = (code, times);
+        }
+
+        private string? TakeFailure(string type)
+        {
+            lock (_failures)
+            {
+                if (!_failures.TryGetValue(type, out (string Code, int Times) failure)) return null;
+                if (failure.Times <= 1) _failures.Remove(type);
+                else _failures[type] = (failure.Code, failure.Times - 1);
+                return failure.Code;
+            }
+        }
+
+        private readonly Dictionary<string, (string Code, int Times)> _failures = new Dictionary<string, (string Code, int Times)>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>
+        /// Like the exchange, answer RateLimited to authenticated requests beyond this many per second
+        /// (a sliding one-second window, all connections together). Zero: no limit.
+        /// </summary>
+        public int RateLimitPerSecond { get; set; }
+
+        private readonly SlidingCounter _rateWindow = new SlidingCounter();
+
+        /// <summary>
         /// Request types the server records but never answers (case-insensitive), e.g.
         /// <c>$server.SilentTypes.Add('auth')</c> to test a client's timeout.
         /// </summary>
@@ -589,6 +620,27 @@ namespace Qfex
             lock (_secretBytes)
                 Array.Clear(_secretBytes, 0, _secretBytes.Length);
             _secret.Dispose();
+        }
+    }
+
+    /// <summary>Counts events over the last second; thread-safe.</summary>
+    internal sealed class SlidingCounter
+    {
+        private readonly Queue<long> _times = new Queue<long>();
+
+        /// <summary>Records an event unless <paramref name="limit"/> events already happened in the last second (limit 0: no limit).</summary>
+        internal bool TryTake(int limit)
+        {
+            if (limit <= 0) return true;
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            long oneSecond = System.Diagnostics.Stopwatch.Frequency;
+            lock (_times)
+            {
+                while (_times.Count > 0 && now - _times.Peek() >= oneSecond) _times.Dequeue();
+                if (_times.Count >= limit) return false;
+                _times.Enqueue(now);
+                return true;
+            }
         }
     }
 }

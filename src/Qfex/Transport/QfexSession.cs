@@ -1,9 +1,13 @@
 using System;
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Net.WebSockets;
+using System.Reflection;
 using System.Text;
+using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Qfex.Errors;
@@ -21,52 +25,62 @@ namespace Qfex
     }
 
     /// <summary>
-    /// One socket connection to the exchange: a background receive loop feeding an in-order buffer,
-    /// and serialized sends (ClientWebSocket allows one send at a time). Safe to share between threads.
-    /// It holds no secret.
+    /// A connection to the exchange that outlives its sockets: a background receive loop feeds one
+    /// in-order buffer; sends are serialized (ClientWebSocket allows one at a time) and throttled; an
+    /// unexpected drop is followed by a reconnect that re-authenticates and restores subscriptions.
+    /// Safe to share between threads and runspaces. It shows no secret.
     /// </summary>
     public sealed class QfexSession
     {
         internal const int DefaultBufferCapacity = 100_000;
         internal const int DefaultMaxFrameBytes = 4 * 1024 * 1024;
+        internal const string ReconnectedType = "qfex.reconnected";
 
         private static int s_lastId;
 
+        private readonly SessionOptions _options;
         private readonly SemaphoreSlim _sendLock = new SemaphoreSlim(1, 1);
+        // Serialises sequence numbering with buffering, so frames from a new socket's loop and the
+        // reconnect notice never overtake each other. Uncontended in the steady state.
+        private readonly SemaphoreSlim _deliverLock = new SemaphoreSlim(1, 1);
         private readonly object _gate = new object();
         private readonly List<InternalWaiter> _waiters = new List<InternalWaiter>();
+        private readonly List<AnswerWaiter> _answerWaiters = new List<AnswerWaiter>();
         private readonly SortedSet<string> _subscriptions = new SortedSet<string>(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<string> _log = new ConcurrentQueue<string>();
+        private readonly RequestThrottle? _throttle;
+        private readonly CancellationTokenSource _lifetime = new CancellationTokenSource();
         private ClientWebSocket? _socket;
         private Task _receiveLoop = Task.CompletedTask;
         private long _sequence;
+        private long _lastActivity = Stopwatch.GetTimestamp();
         private volatile int _waiterCount;
-        private readonly List<AnswerWaiter> _answerWaiters = new List<AnswerWaiter>();
         private volatile int _answerWaiterCount;
         private volatile QfexSessionState _state = QfexSessionState.Connecting;
         private volatile string? _closingBecause;
+        private int _reconnects;
 
-        internal QfexSession(Uri uri, QfexEndpoint endpoint, Guid? accountId, int bufferCapacity, int maxFrameBytes = DefaultMaxFrameBytes)
+        internal QfexSession(SessionOptions options)
         {
+            _options = options;
             Id = Interlocked.Increment(ref s_lastId);
-            Uri = uri;
-            Endpoint = endpoint;
-            AccountId = accountId;
-            Buffer = new FrameBuffer(bufferCapacity);
-            MaxFrameBytes = maxFrameBytes;
+            Buffer = new FrameBuffer(options.BufferCapacity);
+            if (options.WeightPerSecond > 0)
+                _throttle = new RequestThrottle(options.WeightPerSecond * options.RateLimitWindow.TotalSeconds, options.RateLimitWindow, options.WeightOverrides);
         }
 
         public int Id { get; }
-        public Uri Uri { get; }
-        public QfexEndpoint Endpoint { get; }
-        public Guid? AccountId { get; }
+        public Uri Uri => _options.Uri;
+        public QfexEndpoint Endpoint => _options.Endpoint;
+        public Guid? AccountId => _options.AccountId;
         public QfexSessionState State => _state;
-        public bool IsAuthenticated { get; internal set; }
+        public bool IsAuthenticated { get; private set; }
         public DateTime ConnectedAt { get; private set; }
 
         /// <summary>Frames delivered so far: the last Sequence handed out.</summary>
         public long FramesReceived => Interlocked.Read(ref _sequence);
 
-        /// <summary>Frames waiting in the receive buffer.</summary>
+        /// <summary>Frames waiting in the receive buffer (at most its capacity: then the socket is not read).</summary>
         public int FramesPending => Buffer.Count;
 
         public string[] Subscriptions
@@ -74,35 +88,212 @@ namespace Qfex
             get { lock (_gate) return _subscriptions.ToArray(); }
         }
 
-        public int Reconnects { get; internal set; }
+        /// <summary>Successful reconnects after unexpected drops.</summary>
+        public int Reconnects => Volatile.Read(ref _reconnects);
 
         /// <summary>Why the session closed (close status and reason, or the transport error), once Closed.</summary>
         public string? CloseReason { get; private set; }
 
         internal FrameBuffer Buffer { get; }
-        internal int MaxFrameBytes { get; }
+
+        internal int MaxFrameBytes => _options.MaxFrameBytes;
+
+        internal bool CancelOnDisconnect => _options.CancelOnDisconnect;
 
         public override string ToString() => $"QfexSession {Id} {State} {Uri}";
 
-        /// <summary>Opens the socket and starts the receive loop.</summary>
-        internal async Task OpenAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+        /// <summary>Background events (reconnects, probes), for the next cmdlet to write as Verbose from the pipeline thread.</summary>
+        internal IEnumerable<string> DrainLog()
         {
-            _socket = socket;
-            await socket.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false);
-            ConnectedAt = DateTime.UtcNow;
-            _state = QfexSessionState.Open;
-            _receiveLoop = Task.Run(ReceiveLoopAsync);
+            while (_log.TryDequeue(out string? line)) yield return line;
         }
 
-        /// <summary>Sends one text message; sends are serialized.</summary>
-        internal async Task SendAsync(string json, CancellationToken cancellationToken)
+        private void Log(string line)
+        {
+            // Bounded: a session nobody reads from must not grow without limit.
+            if (_log.Count < 1000) _log.Enqueue($"[{DateTime.UtcNow:HH:mm:ss.fff}] Session {Id}: {line}");
+        }
+
+        // ------------------------------------------------------------------ connecting
+
+        /// <summary>First connection: socket, auth, subscriptions. Throws a QfexException on failure.</summary>
+        internal async Task StartAsync(Action<string> log, CancellationToken cancellationToken)
+        {
+            await ConnectOnceAsync(restoring: false, log, cancellationToken).ConfigureAwait(false);
+            ConnectedAt = DateTime.UtcNow;
+            _state = QfexSessionState.Open;
+            if (_options.IdleTimeout > TimeSpan.Zero)
+                _ = Task.Run(IdleWatchdogAsync);
+        }
+
+        private async Task ConnectOnceAsync(bool restoring, Action<string> log, CancellationToken userToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(userToken, _lifetime.Token);
+            timeout.CancelAfter(_options.Timeout);
+            var socket = new ClientWebSocket();
+            ConfigureKeepAlive(socket);
+            log($"Connecting to {Uri} ({Endpoint}).");
+            try
+            {
+                await socket.ConnectAsync(Uri, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!userToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                throw new QfexTimeoutException(ErrorIds.Timeout, $"Connecting to {Uri} did not complete within {_options.Timeout.TotalSeconds:0.###} s.");
+            }
+            catch (Exception e) when (e is WebSocketException || e is System.Net.Http.HttpRequestException || e is System.IO.IOException || e is System.Net.Sockets.SocketException)
+            {
+                socket.Dispose();
+                throw new QfexConnectionException(ErrorIds.ConnectFailed, $"Could not connect to {Uri}: {Describe(e)}", e);
+            }
+
+            lock (_gate) _socket = socket;
+            Touch();
+            _receiveLoop = Task.Run(() => ReceiveLoopAsync(socket));
+            log($"Connected to {Uri}.");
+
+            if (Endpoint == QfexEndpoint.Trade && _options.Credentials != null)
+                await AuthenticateAsync(log, timeout.Token, userToken).ConfigureAwait(false);
+            await SubscribeAsync(restoring, log, timeout.Token).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// .NET 9+ can ping and give up when no pong comes back (KeepAliveTimeout); older runtimes only send
+        /// unsolicited pongs, which cannot see a dead server. Set by reflection: netstandard2.0 cannot name it.
+        /// </summary>
+        private static void ConfigureKeepAlive(ClientWebSocket socket)
+        {
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+            PropertyInfo? timeout = typeof(ClientWebSocketOptions).GetProperty("KeepAliveTimeout");
+            if (timeout != null && timeout.CanWrite && timeout.PropertyType == typeof(TimeSpan))
+                timeout.SetValue(socket.Options, TimeSpan.FromSeconds(20));
+        }
+
+        private async Task AuthenticateAsync(Action<string> log, CancellationToken timeoutToken, CancellationToken userToken)
+        {
+            // Claim the answer before asking: a fast server can answer before we start waiting.
+            Task<FrameContent> answer = ClaimNext(IsAuthAnswer);
+            try
+            {
+                QfexCredentials credentials = _options.Credentials!;
+                log(credentials.Jwt != null
+                    ? "Authenticating with a JWT."
+                    : $"Authenticating with HMAC for public key {credentials.PublicKey}" + (AccountId.HasValue ? $", account {AccountId}." : "."));
+                await SendRawAsync(credentials.BuildAuthMessage(AccountId), timeoutToken).ConfigureAwait(false);
+
+                FrameContent frame = await answer.WaitAsync(timeoutToken).ConfigureAwait(false);
+                if (frame.Error != null)
+                    throw new QfexAuthenticationException(
+                        $"The exchange refused authentication: {frame.Error.Code}{(frame.Error.Message == null ? "" : ": " + frame.Error.Message)}", frame.Error.Code);
+                if (!IsAuthSuccess(frame))
+                    throw new QfexAuthenticationException("The exchange refused authentication (authenticated: false).");
+                IsAuthenticated = true;
+                log("Authenticated.");
+            }
+            catch (OperationCanceledException) when (!userToken.IsCancellationRequested)
+            {
+                throw new QfexTimeoutException(ErrorIds.Timeout, $"The exchange did not confirm authentication within {_options.Timeout.TotalSeconds:0.###} s.");
+            }
+            catch (QfexConnectionException e)
+            {
+                throw new QfexAuthenticationException("The connection closed during authentication. " + e.Message, null, e);
+            }
+            finally
+            {
+                CancelClaim(answer);
+            }
+        }
+
+        private async Task SubscribeAsync(bool restoring, Action<string> log, CancellationToken token)
+        {
+            IEnumerable<string> messages = restoring ? RestoreMessages() : InitialMessages();
+            foreach (string message in messages)
+                await SendRawAsync(message, token).ConfigureAwait(false);
+
+            if (_options.CancelOnDisconnect && Endpoint == QfexEndpoint.Trade)
+            {
+                log("Enabling cancel-on-disconnect: if this connection drops, the exchange cancels every open order of the account.");
+                await SendRawAsync(PSJson.Serialize(new Dictionary<string, object>
+                {
+                    ["type"] = "cancel_on_disconnect",
+                    ["params"] = new Dictionary<string, object> { ["cancel_on_disconnect"] = true },
+                }), token).ConfigureAwait(false);
+            }
+
+            IEnumerable<string> InitialMessages()
+            {
+                if (_options.Subscribe.Count == 0) yield break;
+                string[] channels = _options.Subscribe.Distinct(StringComparer.Ordinal).ToArray();
+                log($"Subscribing to {string.Join(", ", channels)}" + (Endpoint == QfexEndpoint.MarketData ? $" for {string.Join(", ", _options.Symbols)}." : "."));
+                yield return SubscribeMessage(channels, _options.Symbols);
+            }
+
+            IEnumerable<string> RestoreMessages()
+            {
+                string[] current = Subscriptions;
+                if (current.Length == 0) yield break;
+                log($"Restoring subscriptions: {string.Join(", ", current)}.");
+                if (Endpoint == QfexEndpoint.Trade)
+                {
+                    yield return SubscribeMessage(current, Array.Empty<string>());
+                    yield break;
+                }
+                // Market data subscriptions are tracked as channel:symbol.
+                foreach (var channel in current.Select(s => s.Split(new[] { ':' }, 2)).GroupBy(p => p[0]))
+                    yield return SubscribeMessage(new[] { channel.Key }, channel.Select(p => p.Length > 1 ? p[1] : "*").ToArray());
+            }
+        }
+
+        /// <summary>Trade: params.channels. Market data: top-level channels and symbols (protocol doc §7.1).</summary>
+        private string SubscribeMessage(IReadOnlyList<string> channels, IReadOnlyList<string> symbols) =>
+            Endpoint == QfexEndpoint.MarketData
+                ? PSJson.Serialize(new Dictionary<string, object> { ["type"] = "subscribe", ["channels"] = channels, ["symbols"] = symbols })
+                : PSJson.Serialize(new Dictionary<string, object> { ["type"] = "subscribe", ["params"] = new Dictionary<string, object> { ["channels"] = channels } });
+
+        /// <summary>The auth answer: {"authenticated":bool}, the 2025 {"type":"auth","result":..}, or any error frame before auth.</summary>
+        internal static bool IsAuthAnswer(FrameContent frame) =>
+            frame.Error != null || frame.Type == "authenticated" || frame.Type == "auth";
+
+        private static bool IsAuthSuccess(FrameContent frame)
+        {
+            try
+            {
+                using JsonDocument doc = JsonDocument.Parse(frame.Raw);
+                JsonElement root = doc.RootElement;
+                if (root.TryGetProperty("authenticated", out JsonElement a))
+                    return a.ValueKind == JsonValueKind.True;
+                return string.Equals(PSJson.GetString(root, "result"), "success", StringComparison.OrdinalIgnoreCase);
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
+        }
+
+        // ------------------------------------------------------------------ sending
+
+        /// <summary>Sends a user request: throttled by its weight (waiting with a note in <paramref name="onThrottle"/>), then sent.</summary>
+        internal async Task SendAsync(string type, string json, Action<string> onThrottle, CancellationToken cancellationToken)
+        {
+            if (_state != QfexSessionState.Open)
+                throw NotOpenException();
+            if (_throttle != null)
+                await _throttle.AcquireAsync(type, onThrottle, cancellationToken).ConfigureAwait(false);
+            await SendRawAsync(json, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Sends one text message on the current socket; sends are serialized.</summary>
+        private async Task SendRawAsync(string json, CancellationToken cancellationToken)
         {
             byte[] bytes = Encoding.UTF8.GetBytes(json);
             // Ctrl+C may cancel the wait for our turn, never a send in progress (that would abort the socket).
             await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                ClientWebSocket socket = OpenSocket();
+                ClientWebSocket? socket = _socket;
+                if (socket == null || socket.State != WebSocketState.Open || _state == QfexSessionState.Closed)
+                    throw NotOpenException();
                 await socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WebSocketException || e is ObjectDisposedException || e is InvalidOperationException)
@@ -115,6 +306,18 @@ namespace Qfex
             }
         }
 
+        private QfexConnectionException NotOpenException() => _state == QfexSessionState.Reconnecting
+            ? ClosedException("The connection dropped and the session is reconnecting; nothing was sent. Send again once State is Open (a qfex.reconnected frame says when).")
+            : ClosedException(CloseReason ?? "The session is not open.");
+
+        internal QfexConnectionException ClosedException(string message, Exception? inner = null) =>
+            new QfexConnectionException(ErrorIds.ConnectionClosed, $"Session {Id} ({Uri}): {message}", inner);
+
+        /// <summary>The weight the client-side limiter charges for a request type.</summary>
+        internal double WeightOf(string type) => _throttle?.WeightOf(type) ?? 0;
+
+        // ------------------------------------------------------------------ waiting for answers
+
         /// <summary>
         /// Registers a waiter that takes the first frame it matches before that frame gets a sequence
         /// number or reaches the buffer (the answer to a request the module made itself, such as auth).
@@ -125,29 +328,33 @@ namespace Qfex
             var waiter = new InternalWaiter(match);
             lock (_gate)
             {
-                if (_state == QfexSessionState.Closed)
-                    waiter.Completion.TrySetException(ClosedException(CloseReason ?? "The session is closed."));
-                else
-                {
-                    _waiters.Add(waiter);
-                    _waiterCount = _waiters.Count;
-                }
+                _waiters.Add(waiter);
+                _waiterCount = _waiters.Count;
             }
             return waiter.Completion.Task;
+        }
+
+        internal void CancelClaim(Task<FrameContent> claim)
+        {
+            lock (_gate)
+            {
+                _waiters.RemoveAll(w => w.Completion.Task == claim);
+                _waiterCount = _waiters.Count;
+            }
         }
 
         /// <summary>
         /// Registers a wait for the frame that answers a request (Send-QfexMessage -Wait). Unlike
         /// <see cref="ClaimNext"/> the answer keeps its sequence number; frames that do not match stay
-        /// in the buffer, in order. Register before sending.
+        /// in the buffer, in order. Register before sending. A dropped connection fails the wait.
         /// </summary>
         internal Task<QfexFrame> WaitForAnswer(Func<QfexFrame, bool> match)
         {
             var waiter = new AnswerWaiter(match);
             lock (_gate)
             {
-                if (_state == QfexSessionState.Closed)
-                    waiter.Completion.TrySetException(ClosedException(CloseReason ?? "The session is closed."));
+                if (_state != QfexSessionState.Open)
+                    waiter.Completion.TrySetException(NotOpenException());
                 else
                 {
                     _answerWaiters.Add(waiter);
@@ -166,67 +373,10 @@ namespace Qfex
             }
         }
 
-        internal void CancelClaim(Task<FrameContent> claim)
+        // ------------------------------------------------------------------ receiving
+
+        private async Task ReceiveLoopAsync(ClientWebSocket socket)
         {
-            lock (_gate)
-            {
-                _waiters.RemoveAll(w => w.Completion.Task == claim);
-                _waiterCount = _waiters.Count;
-            }
-        }
-
-        /// <summary>Closes cleanly: sends a close frame, waits for the server's, aborts after the timeout.</summary>
-        internal async Task CloseAsync(string reason, TimeSpan timeout)
-        {
-            ClientWebSocket? socket = _socket;
-            if (socket == null || _state == QfexSessionState.Closed)
-            {
-                MarkClosed(reason);
-                return;
-            }
-
-            // The server's answering close ends the receive loop; it must not read as the server's doing.
-            _closingBecause = "Closed by " + reason + ".";
-            try
-            {
-                using var cts = new CancellationTokenSource(timeout);
-                await _sendLock.WaitAsync(cts.Token).ConfigureAwait(false);
-                try
-                {
-                    if (socket.State == WebSocketState.Open || socket.State == WebSocketState.CloseReceived)
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, reason, cts.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _sendLock.Release();
-                }
-                await Task.WhenAny(_receiveLoop, Task.Delay(timeout)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is WebSocketException || e is OperationCanceledException || e is ObjectDisposedException || e is InvalidOperationException)
-            {
-                // Falls through to the abort: a close that cannot be said politely is still a close.
-            }
-            finally
-            {
-                if (!_receiveLoop.IsCompleted) socket.Abort();
-                MarkClosed(_closingBecause);
-            }
-        }
-
-        private ClientWebSocket OpenSocket()
-        {
-            ClientWebSocket? socket = _socket;
-            if (socket == null || _state == QfexSessionState.Closed || socket.State != WebSocketState.Open)
-                throw ClosedException(CloseReason ?? "The session is closed.");
-            return socket;
-        }
-
-        internal QfexConnectionException ClosedException(string message, Exception? inner = null) =>
-            new QfexConnectionException(ErrorIds.ConnectionClosed, $"Session {Id} ({Uri}): {message}", inner);
-
-        private async Task ReceiveLoopAsync()
-        {
-            ClientWebSocket socket = _socket!;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             var contents = new List<FrameContent>(1);
             int count = 0;
@@ -251,12 +401,14 @@ namespace Qfex
                             System.Buffer.BlockCopy(buffer, 0, bigger, 0, count);
                             ArrayPool<byte>.Shared.Return(buffer);
                             buffer = bigger;
+                            limit = Math.Min(buffer.Length, MaxFrameBytes);
                         }
                     }
 
                     // Never cancelled: cancelling a ClientWebSocket receive aborts the socket.
                     WebSocketReceiveResult result = await socket.ReceiveAsync(
-                        new ArraySegment<byte>(buffer, count, Math.Min(buffer.Length, MaxFrameBytes) - count), CancellationToken.None).ConfigureAwait(false);
+                        new ArraySegment<byte>(buffer, count, limit - count), CancellationToken.None).ConfigureAwait(false);
+                    Touch();
 
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
@@ -289,39 +441,46 @@ namespace Qfex
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                MarkClosed(_closingBecause ?? closeReason);
+                socket.Dispose();
+                OnSocketEnded(socket, closeReason);
             }
         }
+
+        private void Touch() => Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+
+        private TimeSpan SinceActivity =>
+            TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _lastActivity)) / (double)Stopwatch.Frequency);
 
         private async Task DeliverAsync(FrameContent content, DateTime receivedAt)
         {
             if (_waiterCount > 0 && TryClaim(content)) return;
 
-            long sequence = Interlocked.Increment(ref _sequence);
-            var frame = new QfexFrame(sequence, content.Type, content.Raw, receivedAt, Id)
+            await _deliverLock.WaitAsync().ConfigureAwait(false);
+            try
             {
-                Error = content.Error,
-                MalformedReason = content.MalformedReason,
-                MalformedErrorId = content.MalformedErrorId,
-            };
-            TrackSubscription(frame);
-            if (_answerWaiterCount > 0 && TryAnswer(frame)) return;
-            await Buffer.AddAsync(frame).ConfigureAwait(false);
+                long sequence = Interlocked.Increment(ref _sequence);
+                var frame = new QfexFrame(sequence, content.Type, content.Raw, receivedAt, Id)
+                {
+                    Error = content.Error,
+                    MalformedReason = content.MalformedReason,
+                    MalformedErrorId = content.MalformedErrorId,
+                };
+                TrackSubscription(frame);
+                if (_answerWaiterCount > 0 && TryAnswer(frame)) return;
+                await Buffer.AddAsync(frame).ConfigureAwait(false);
+            }
+            finally
+            {
+                _deliverLock.Release();
+            }
         }
 
         private bool TryClaim(FrameContent content)
         {
-            InternalWaiter? taker = null;
+            InternalWaiter? taker;
             lock (_gate)
             {
-                foreach (InternalWaiter waiter in _waiters)
-                {
-                    if (waiter.Match(content))
-                    {
-                        taker = waiter;
-                        break;
-                    }
-                }
+                taker = _waiters.Find(w => w.Match(content));
                 if (taker != null)
                 {
                     _waiters.Remove(taker);
@@ -333,7 +492,7 @@ namespace Qfex
 
         private bool TryAnswer(QfexFrame frame)
         {
-            AnswerWaiter? taker = null;
+            AnswerWaiter? taker;
             lock (_gate)
             {
                 taker = _answerWaiters.Find(w => w.Match(frame));
@@ -359,15 +518,197 @@ namespace Qfex
                 }
         }
 
-        private void MarkClosed(string reason)
+        // ------------------------------------------------------------------ drops, reconnects, closing
+
+        private void OnSocketEnded(ClientWebSocket socket, string reason)
+        {
+            lock (_gate)
+            {
+                if (!ReferenceEquals(socket, _socket)) return;   // an old socket of a session that already moved on
+            }
+
+            if (_state == QfexSessionState.Reconnecting)
+            {
+                // A reconnect attempt's socket died: whatever waited on it fails, and the reconnect loop tries again.
+                FailWaiters(ClosedException(reason));
+                return;
+            }
+
+            bool reconnect = _closingBecause == null && _options.Reconnect && _state == QfexSessionState.Open;
+            if (!reconnect)
+            {
+                MarkClosed(_closingBecause ?? reason);
+                return;
+            }
+
+            _state = QfexSessionState.Reconnecting;
+            IsAuthenticated = false;
+            Log($"Connection lost ({reason}) Reconnecting.");
+            FailWaiters(ClosedException(reason + " The request may or may not have reached the exchange; it is not sent again: check before resending."));
+            _ = Task.Run(() => ReconnectLoopAsync(reason));
+        }
+
+        private async Task ReconnectLoopAsync(string reason)
+        {
+            TimeSpan delay = _options.ReconnectBaseDelay;
+            var random = new Random();
+            string lastError = reason;
+            for (int attempt = 1; attempt <= _options.MaxReconnectAttempts; attempt++)
+            {
+                // Full jitter around the backoff, so many clients do not reconnect in step.
+                TimeSpan wait = TimeSpan.FromMilliseconds(delay.TotalMilliseconds * (0.5 + random.NextDouble()));
+                try
+                {
+                    await Task.Delay(wait, _lifetime.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                if (_closingBecause != null) return;
+
+                try
+                {
+                    Log($"Reconnect attempt {attempt} of {_options.MaxReconnectAttempts}.");
+                    await ConnectOnceAsync(restoring: true, Log, _lifetime.Token).ConfigureAwait(false);
+                    int count = Interlocked.Increment(ref _reconnects);
+                    await DeliverNoticeAsync(count, reason).ConfigureAwait(false);
+                    ConnectedAt = DateTime.UtcNow;
+                    _state = QfexSessionState.Open;
+                    Log($"Reconnected (reconnect {count}).");
+                    return;
+                }
+                catch (Exception e) when (e is QfexException || e is OperationCanceledException)
+                {
+                    lastError = e.Message;
+                    Log($"Reconnect attempt {attempt} failed: {e.Message}");
+                    ClientWebSocket? failed;
+                    lock (_gate) failed = _socket;
+                    failed?.Abort();
+                    if (_closingBecause != null) return;
+                }
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
+            }
+            MarkClosed($"Gave up reconnecting after {_options.MaxReconnectAttempts} attempts. First drop: {reason} Last error: {lastError}");
+        }
+
+        /// <summary>A frame of type qfex.reconnected, in sequence, so scripts reading the stream can react.</summary>
+        private async Task DeliverNoticeAsync(int reconnects, string reason)
+        {
+            string raw = PSJson.Serialize(new Dictionary<string, object>
+            {
+                ["type"] = ReconnectedType,
+                ["reconnects"] = reconnects,
+                ["reason"] = reason,
+                ["subscriptions"] = Subscriptions,
+                ["cancel_on_disconnect"] = _options.CancelOnDisconnect,
+            });
+            await DeliverAsync(new FrameContent(ReconnectedType, raw, null, null), DateTime.UtcNow).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Watches for silence. The built-in keep-alive cannot see a dead server, so after half the idle
+        /// timeout without a frame a trade session sends a cheap read-only probe (weight 0.1) and takes its
+        /// answer itself; after the whole timeout without any frame the socket is aborted (then reconnects).
+        /// </summary>
+        private async Task IdleWatchdogAsync()
+        {
+            TimeSpan timeout = _options.IdleTimeout;
+            TimeSpan tick = TimeSpan.FromMilliseconds(Math.Max(50, timeout.TotalMilliseconds / 8));
+            Task<FrameContent>? probe = null;
+            while (!_lifetime.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(tick, _lifetime.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                if (_state != QfexSessionState.Open) continue;
+                if (Endpoint == QfexEndpoint.MarketData && Subscriptions.Length == 0) continue;   // nothing is due: silence is normal
+
+                TimeSpan silent = SinceActivity;
+                if (silent >= timeout)
+                {
+                    ClientWebSocket? socket;
+                    lock (_gate) socket = _socket;
+                    Log($"No frame for {silent.TotalSeconds:0.#} s: the connection is presumed dead (half-open); aborting it.");
+                    if (probe != null) CancelClaim(probe);
+                    probe = null;
+                    socket?.Abort();
+                    continue;
+                }
+
+                if (probe != null && probe.IsCompleted) probe = null;
+                if (silent >= TimeSpan.FromTicks(timeout.Ticks / 2) && probe == null && Endpoint == QfexEndpoint.Trade && IsAuthenticated)
+                {
+                    probe = ClaimNext(IsProbeAnswer);
+                    try
+                    {
+                        await SendRawAsync(ProbeMessage, _lifetime.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is QfexException || e is OperationCanceledException)
+                    {
+                        CancelClaim(probe);
+                        probe = null;
+                    }
+                }
+            }
+        }
+
+        private const string ProbeMessage = "{\"type\":\"get_user_leverage\",\"params\":{\"limit\":1,\"offset\":0}}";
+
+        private static bool IsProbeAnswer(FrameContent frame) =>
+            frame.Type == "user_leverage_response"
+            || (frame.Error?.Incoming is System.Management.Automation.PSObject echo && echo.Properties["type"]?.Value as string == "get_user_leverage");
+
+        /// <summary>Closes cleanly: sends a close frame, waits for the server's, aborts after the timeout. No reconnect follows.</summary>
+        internal async Task CloseAsync(string reason, TimeSpan timeout)
+        {
+            _closingBecause ??= "Closed by " + reason + ".";
+            _lifetime.Cancel();
+            ClientWebSocket? socket;
+            lock (_gate) socket = _socket;
+            if (socket == null || _state == QfexSessionState.Closed)
+            {
+                MarkClosed(_closingBecause);
+                return;
+            }
+
+            try
+            {
+                using var cts = new CancellationTokenSource(timeout);
+                await _sendLock.WaitAsync(cts.Token).ConfigureAwait(false);
+                try
+                {
+                    if (socket.State == WebSocketState.Open || socket.State == WebSocketState.CloseReceived)
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, reason, cts.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _sendLock.Release();
+                }
+                await Task.WhenAny(_receiveLoop, Task.Delay(timeout)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException || e is OperationCanceledException || e is ObjectDisposedException || e is InvalidOperationException)
+            {
+                // Falls through to the abort: a close that cannot be said politely is still a close.
+            }
+            finally
+            {
+                if (!_receiveLoop.IsCompleted) socket.Abort();
+                MarkClosed(_closingBecause);
+            }
+        }
+
+        private void FailWaiters(Exception error)
         {
             InternalWaiter[] waiters;
             AnswerWaiter[] answerWaiters;
             lock (_gate)
             {
-                if (_state == QfexSessionState.Closed) return;
-                _state = QfexSessionState.Closed;
-                CloseReason = reason;
                 waiters = _waiters.ToArray();
                 _waiters.Clear();
                 _waiterCount = 0;
@@ -375,24 +716,33 @@ namespace Qfex
                 _answerWaiters.Clear();
                 _answerWaiterCount = 0;
             }
-            foreach (InternalWaiter waiter in waiters)
-                waiter.Completion.TrySetException(ClosedException(reason));
-            foreach (AnswerWaiter waiter in answerWaiters)
-                waiter.Completion.TrySetException(ClosedException(reason));
+            foreach (InternalWaiter waiter in waiters) waiter.Completion.TrySetException(error);
+            foreach (AnswerWaiter waiter in answerWaiters) waiter.Completion.TrySetException(error);
+        }
+
+        private void MarkClosed(string reason)
+        {
+            lock (_gate)
+            {
+                if (_state == QfexSessionState.Closed) return;
+                _state = QfexSessionState.Closed;
+                CloseReason = reason;
+            }
+            _lifetime.Cancel();
+            FailWaiters(ClosedException(reason));
             // A session the server dropped stays registered (and default) until Disconnect-Qfex, so the
             // user's next command says "connection closed" instead of "no session" and its buffered
             // frames can still be received.
             Buffer.Complete();
+            _throttle?.Dispose();
         }
 
-        private sealed class AnswerWaiter
+        private static string Describe(Exception e)
         {
-            internal AnswerWaiter(Func<QfexFrame, bool> match) => Match = match;
-
-            internal Func<QfexFrame, bool> Match { get; }
-
-            internal TaskCompletionSource<QfexFrame> Completion { get; } =
-                new TaskCompletionSource<QfexFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+            string message = e.Message;
+            for (Exception? inner = e.InnerException; inner != null; inner = inner.InnerException)
+                if (!message.Contains(inner.Message)) message += " " + inner.Message;
+            return message;
         }
 
         private sealed class InternalWaiter
@@ -403,6 +753,16 @@ namespace Qfex
 
             internal TaskCompletionSource<FrameContent> Completion { get; } =
                 new TaskCompletionSource<FrameContent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        private sealed class AnswerWaiter
+        {
+            internal AnswerWaiter(Func<QfexFrame, bool> match) => Match = match;
+
+            internal Func<QfexFrame, bool> Match { get; }
+
+            internal TaskCompletionSource<QfexFrame> Completion { get; } =
+                new TaskCompletionSource<QfexFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 }

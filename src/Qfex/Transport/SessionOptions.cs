@@ -1,0 +1,59 @@
+using System;
+using System.Collections.Generic;
+using System.Security;
+using Qfex.Protocol;
+
+namespace Qfex.Transport
+{
+    /// <summary>How to authenticate a trade session; holds secrets only as SecureString, and never shows them.</summary>
+    internal sealed class QfexCredentials
+    {
+        private QfexCredentials(string? publicKey, SecureString? secret, SecureString? jwt)
+        {
+            PublicKey = publicKey;
+            Secret = secret;
+            Jwt = jwt;
+        }
+
+        internal string? PublicKey { get; }
+        internal SecureString? Secret { get; }
+        internal SecureString? Jwt { get; }
+
+        internal static QfexCredentials Hmac(string publicKey, SecureString secret) => new QfexCredentials(publicKey, secret.Copy(), null);
+        internal static QfexCredentials FromJwt(SecureString jwt) => new QfexCredentials(null, null, jwt.Copy());
+
+        /// <summary>A fresh auth request (new nonce and timestamp every call). It carries the signature: send it, never log it.</summary>
+        internal string BuildAuthMessage(Guid? accountId) =>
+            Jwt != null ? HmacAuth.BuildJwtMessage(Jwt, accountId) : HmacAuth.BuildHmacMessage(PublicKey!, Secret!, accountId, DateTimeOffset.UtcNow);
+
+        public override string ToString() => Jwt != null ? "JWT credentials" : $"HMAC credentials for {PublicKey}";
+    }
+
+    /// <summary>Everything a session needs to connect, and to connect again after a drop.</summary>
+    internal sealed class SessionOptions
+    {
+        internal const double DefaultWeightPerSecond = 100;
+
+        internal Uri Uri { get; set; } = null!;
+        internal QfexEndpoint Endpoint { get; set; }
+        internal QfexCredentials? Credentials { get; set; }
+        internal Guid? AccountId { get; set; }
+        internal TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+        internal IReadOnlyList<string> Subscribe { get; set; } = Array.Empty<string>();
+        /// <summary>Market data only: the symbols the channels are for ("*" = all).</summary>
+        internal IReadOnlyList<string> Symbols { get; set; } = new[] { "*" };
+        internal bool CancelOnDisconnect { get; set; }
+        internal int BufferCapacity { get; set; } = QfexSession.DefaultBufferCapacity;
+        internal int MaxFrameBytes { get; set; } = QfexSession.DefaultMaxFrameBytes;
+        internal bool Reconnect { get; set; } = true;
+        internal int MaxReconnectAttempts { get; set; } = 10;
+        internal TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+        internal TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+        /// <summary>Silence after which the session probes, then (at twice as long... see IdleWatchdog) declares the socket dead. Zero: off.</summary>
+        internal TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+        /// <summary>Client-side rate limit in weight units per window (an add_order weighs 1). Zero: off.</summary>
+        internal double WeightPerSecond { get; set; } = DefaultWeightPerSecond;
+        internal TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(1);
+        internal IDictionary<string, double> WeightOverrides { get; set; } = new Dictionary<string, double>(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,303 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Xunit;
+
+namespace Qfex.Tests
+{
+    /// <summary>Issue 4: correlation, validation, throttling, safe retries, reconnect, keep-alive, backpressure, threads.</summary>
+    public class ReliabilityTests : IDisposable
+    {
+        private readonly PowerShellHost _ps = new PowerShellHost();
+        private readonly QfexTestServer _server;
+
+        public ReliabilityTests()
+        {
+            _server = (QfexTestServer)_ps.Run("$server = Start-QfexTestServer; $server").ThrowOnError().Value()!;
+        }
+
+        public void Dispose() => _ps.Dispose();
+
+        private QfexSession Connect(string extra = "") =>
+            (QfexSession)_ps.Run("$s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential " + extra + "; $s").ThrowOnError().Value()!;
+
+        private IEnumerable<QfexTestServerRequest> Sent(string type) => _server.Received.Where(r => r.Type == type);
+
+        private static string ClientOrderId(QfexTestServerRequest request) =>
+            (string)((PSObject)request.Params!).Properties["client_order_id"].Value;
+
+        private static void WaitUntil(Func<bool> condition, string what)
+        {
+            Assert.True(SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(15)), "Timed out waiting for " + what);
+        }
+
+        [Fact]
+        public void WaitSubscribesToOrderResponsesWhenNeededThenMatchesItsOwnAnswer()
+        {
+            QfexSession session = Connect();
+            var result = _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -Verbose").ThrowOnError();
+            var answer = (QfexFrame)Assert.Single(result.Output).BaseObject;
+            Assert.Equal("order_response", answer.Type);
+            Assert.Contains(result.Verbose, v => v.Contains("order_responses"));
+            Assert.Contains("order_responses", session.Subscriptions);
+            var types = _server.Received.Where(r => r.Type != "auth").Select(r => r.Type).ToArray();
+            Assert.Equal(new[] { "subscribe", "add_order" }, types);
+            Assert.Contains(ClientOrderId(Sent("add_order").Single()), answer.Raw);
+        }
+
+        [Fact]
+        public void ConcurrentWaitsOnOneSessionEachGetTheirOwnAnswer()
+        {
+            QfexSession session = Connect("-Subscribe order_responses -MessagesPerSecond 0");
+            _ps.Run("Receive-QfexFrame -Count 1 -TimeoutSec 5").ThrowOnError();
+            var results = Enumerable.Range(0, 8).AsParallel().WithDegreeOfParallelism(8).Select(i =>
+            {
+                using var other = new PowerShellHost();
+                var r = other.Run(@"
+                    $id = 'mine-' + $args[1]
+                    $a = Send-QfexMessage -Session $args[0] -Type add_order -Params @{symbol='AAPL-USD'; side='BUY'; order_type='LIMIT'; order_time_in_force='GTC'; quantity=1; price=200; client_order_id=$id} -Wait
+                    $a.Data.order_response.client_order_id -eq $id", session, i).ThrowOnError();
+                return (bool)r.Value()!;
+            }).ToArray();
+            Assert.All(results, Assert.True);
+            Assert.Equal(8, Sent("add_order").Count());
+        }
+
+        [Fact]
+        public void ClientSideLimiterDelaysInsteadOfEarningRateLimited()
+        {
+            _server.RateLimitPerSecond = 6;
+            Connect("-MessagesPerSecond 4 -RequestWeight @{ get_user_trades = 1 }");
+            var result = _ps.Run("1..10 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -Verbose }");
+            Assert.Empty(result.AllErrors.Select(e => e.FullyQualifiedErrorId + " " + e));
+            Assert.Equal(10, result.Output.Count);
+            Assert.Contains(result.Verbose, v => v.StartsWith("Throttling get_user_trades"));
+        }
+
+        [Fact]
+        public void WithoutTheClientLimiterTheServerSaysRateLimited()
+        {
+            // The control for the test above: same server limit, limiter off, no retries.
+            _server.RateLimitPerSecond = 6;
+            Connect("-MessagesPerSecond 0");
+            var result = _ps.Run("1..10 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 }");
+            Assert.Contains(result.Errors, e => e.FullyQualifiedErrorId.StartsWith("RateLimited,"));
+        }
+
+        [Fact]
+        public void RateLimitedIsRetriedAfterTheHintWithTheSameClientOrderId()
+        {
+            Connect("-Subscribe order_responses");
+            _server.FailNext("add_order", "RateLimited", 2);
+            var result = _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -Verbose").ThrowOnError();
+            Assert.Contains("\"ACK\"", ((QfexFrame)result.Output.Single(o => o.BaseObject is QfexFrame f && f.Type == "order_response").BaseObject).Raw);
+            Assert.Equal(2, result.Verbose.Count(v => v.Contains("answered with RateLimited; retry")));
+            var attempts = Sent("add_order").ToArray();
+            Assert.Equal(3, attempts.Length);
+            // Refused twice, accepted once: one order, one client_order_id.
+            Assert.Single(attempts.Select(ClientOrderId).Distinct());
+        }
+
+        [Fact]
+        public void RetriesStopAtMaxRetries()
+        {
+            Connect();
+            _server.FailNext("get_user_orders", "RateLimited", 5);
+            var result = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 1");
+            Assert.StartsWith("RateLimited,", Assert.Single(result.Errors).FullyQualifiedErrorId);
+            Assert.Equal(2, Sent("get_user_orders").Count());
+        }
+
+        [Fact]
+        public void ServerErrorIsRetriedForReadOnlyRequestsOnly()
+        {
+            Connect("-Subscribe order_responses");
+            _server.FailNext("get_user_orders", "ServerError", 1);
+            var query = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait").ThrowOnError();
+            Assert.Equal("all_orders_response", ((QfexFrame)query.Value()!).Type);
+            Assert.Equal(2, Sent("get_user_orders").Count());
+
+            _server.FailNext("add_order", "ServerError", 1);
+            var order = _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait");
+            Assert.StartsWith("ServerError,", Assert.Single(order.Errors).FullyQualifiedErrorId);
+            Assert.Single(Sent("add_order"));
+        }
+
+        [Fact]
+        public async Task NoAddOrderIsEverSentTwiceByTheModule()
+        {
+            // Every way a module could be tempted to resend: a ServerError, an answer that never comes, a drop mid-wait.
+            Connect("-Subscribe order_responses -TimeoutSec 2");
+            _server.FailNext("add_order", "ServerError", 1);
+            _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -ErrorAction SilentlyContinue");
+
+            _server.SilentTypes.Add("add_order");
+            _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -TimeoutSec 1 -ErrorAction SilentlyContinue");
+
+            var pending = Task.Run(() => _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -TimeoutSec 10"));
+            WaitUntil(() => Sent("add_order").Count() == 3, "the third order");
+            _server.DropConnections();
+            ScriptResult dropped = await pending;
+            Assert.StartsWith("QfexConnectionClosed,", Assert.Single(dropped.Errors).FullyQualifiedErrorId);
+            WaitUntil(() => ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open && _server.Received.Count(r => r.Type == "auth") == 2, "the reconnect");
+            Thread.Sleep(300);
+
+            var ids = Sent("add_order").Select(ClientOrderId).ToArray();
+            Assert.Equal(3, ids.Length);
+            Assert.Equal(3, ids.Distinct().Count());
+        }
+
+        [Fact]
+        public void ReconnectReauthenticatesRestoresStateAndAnnouncesItself()
+        {
+            QfexSession session = Connect("-Subscribe order_responses,positions -CancelOnDisconnect");
+            WaitUntil(() => session.Subscriptions.Length == 2, "the subscriptions");
+            _server.DropConnections();
+            WaitUntil(() => session.Reconnects == 1 && session.State == QfexSessionState.Open, "the reconnect");
+
+            // A fresh nonce: the fake exchange refuses a reused one, so a second successful auth proves it.
+            Assert.Equal(2, Sent("auth").Count());
+            Assert.True(session.IsAuthenticated);
+            Assert.Equal(2, Sent("cancel_on_disconnect").Count());
+            var resubscribe = Sent("subscribe").Last();
+            Assert.Equal(new object[] { "order_responses", "positions" }, (object[])((PSObject)resubscribe.Params!).Properties["channels"].Value);
+
+            var result = _ps.Run("Receive-QfexFrame -Type qfex.reconnected -Count 1 -TimeoutSec 5 -Verbose").ThrowOnError();
+            var notice = (QfexFrame)result.Value()!;
+            Assert.Equal(QfexSession.ReconnectedType, notice.Type);
+            Assert.Contains("\"reconnects\":1", notice.Raw);
+            Assert.Contains(result.Verbose, v => v.Contains("Reconnected"));
+
+            // Sequence numbers go on without a gap across the reconnect.
+            var all = _ps.Run("Receive-QfexFrame").ThrowOnError().Output.Select(o => ((QfexFrame)o.BaseObject).Sequence).Append(notice.Sequence).OrderBy(n => n).ToArray();
+            Assert.Equal(Enumerable.Range(1, all.Length).Select(i => (long)i), all);
+        }
+
+        [Fact]
+        public async Task WaitInFlightFailsWithConnectionClosedAndNothingIsResent()
+        {
+            Connect();
+            _server.SilentTypes.Add("get_user_orders");
+            var pending = Task.Run(() => _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -TimeoutSec 10"));
+            WaitUntil(() => Sent("get_user_orders").Any(), "the query");
+            _server.DropConnections();
+            ErrorRecord error = Assert.Single((await pending).Errors);
+            Assert.StartsWith("QfexConnectionClosed,", error.FullyQualifiedErrorId);
+            WaitUntil(() => Sent("auth").Count() == 2, "the reconnect");
+            Thread.Sleep(300);
+            Assert.Single(Sent("get_user_orders"));
+        }
+
+        [Fact]
+        public void NoReconnectClosesTheSessionOnADrop()
+        {
+            QfexSession session = Connect("-NoReconnect");
+            _server.DropConnections();
+            WaitUntil(() => session.State == QfexSessionState.Closed, "the close");
+            Thread.Sleep(300);
+            Assert.Single(Sent("auth"));
+            Assert.Equal(0, session.Reconnects);
+        }
+
+        [Fact]
+        public void SilentServerIsDetectedAsHalfOpenAndReplaced()
+        {
+            // The probe goes unanswered and nothing else arrives: the watchdog gives up on the socket.
+            _server.SilentTypes.Add("get_user_leverage");
+            QfexSession session = Connect("-IdleTimeoutSec 1");
+            WaitUntil(() => session.Reconnects >= 1, "the half-open detection");
+            Assert.Contains(Sent("get_user_leverage"), r => r.ConnectionId == Sent("auth").First().ConnectionId);
+            var log = _ps.Run("Receive-QfexFrame -Type qfex.reconnected -Count 1 -TimeoutSec 5 -Verbose").ThrowOnError().Verbose;
+            Assert.Contains(log, v => v.Contains("half-open"));
+        }
+
+        [Fact]
+        public void AnsweredProbesKeepAQuietSessionAlive()
+        {
+            QfexSession session = Connect("-IdleTimeoutSec 1");
+            WaitUntil(() => Sent("get_user_leverage").Count() >= 3, "three probes");
+            Assert.Equal(0, session.Reconnects);
+            Assert.Equal(QfexSessionState.Open, session.State);
+            // Probe answers are the module's own: they never reach the user's stream.
+            Assert.Equal(0, session.FramesReceived);
+        }
+
+        [Fact]
+        public void FullBufferStopsReadingInsteadOfDropping()
+        {
+            const int N = 5000;
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
+            for (int i = 1; i <= N; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            WaitUntil(() => session.FramesPending == 1000, "a full buffer");
+            Thread.Sleep(200);
+            Assert.Equal(1000, session.FramesPending);
+            Assert.Equal(QfexSessionState.Open, session.State);
+
+            var result = _ps.Run(@"
+                $n = 0; $bad = 0
+                Receive-QfexFrame -Count $args[0] -TimeoutSec 30 | ForEach-Object { $n++; if ($_.Sequence -ne $n) { $bad++ } }
+                $n; $bad", N).ThrowOnError();
+            Assert.Equal(N, Convert.ToInt32(result.Value(0)));
+            Assert.Equal(0, Convert.ToInt32(result.Value(1)));
+        }
+
+        [Fact]
+        public void MarketDataSubscribesToSymbolsAndRestoresThemAfterADrop()
+        {
+            var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe bbo,trade -Symbol AAPL-USD,US500-USD").ThrowOnError().Value()!;
+            WaitUntil(() => md.Subscriptions.Length == 4, "the subscriptions");
+            Assert.Equal(new[] { "bbo:AAPL-USD", "bbo:US500-USD", "trade:AAPL-USD", "trade:US500-USD" }, md.Subscriptions);
+            _server.DropConnections();
+            WaitUntil(() => md.Reconnects == 1 && md.State == QfexSessionState.Open, "the reconnect");
+            Assert.Equal(3, Sent("subscribe").Count());
+        }
+
+        [Fact]
+        public void JwtAuthenticates()
+        {
+            _server.AcceptedJwt = "eyJ.test.jwt";
+            var result = _ps.Run(@"
+                $jwt = [securestring]::new(); foreach ($c in 'eyJ.test.jwt'.ToCharArray()) { $jwt.AppendChar($c) }
+                Connect-Qfex -Uri $server.Uri -Jwt $jwt").ThrowOnError();
+            Assert.True(((QfexSession)result.Value()!).IsAuthenticated);
+        }
+
+        [Fact]
+        public void ParallelRunspacesSharingOneSessionReceiveEveryFrameExactlyOnce()
+        {
+            const int N = 4000, Readers = 4;
+            QfexSession session = Connect();
+            for (int i = 1; i <= N; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            var parts = Enumerable.Range(0, Readers).AsParallel().WithDegreeOfParallelism(Readers).Select(_ =>
+            {
+                using var reader = new PowerShellHost();
+                return reader.Run("Receive-QfexFrame -Session $args[0] -Count $args[1] -TimeoutSec 30 | ForEach-Object { $_.Sequence }", session, N / Readers)
+                    .ThrowOnError().Output.Select(o => (long)o.BaseObject).ToArray();
+            }).ToArray();
+            var all = parts.SelectMany(p => p).OrderBy(n => n).ToArray();
+            Assert.Equal(Enumerable.Range(1, N).Select(i => (long)i), all);
+            // Each reader saw its frames in order.
+            Assert.All(parts, p => Assert.Equal(p.OrderBy(n => n), p));
+        }
+
+        [Fact]
+        public void ForEachObjectParallelSendsOnASharedSession()
+        {
+            QfexSession session = Connect("-MessagesPerSecond 0");
+            var result = _ps.Run(@"
+                $shared = $s; $module = $args[0]
+                1..16 | ForEach-Object -ThrottleLimit 4 -Parallel {
+                    Import-Module $using:module
+                    (Send-QfexMessage -Session $using:shared -Type get_user_trades -Wait).Type
+                }", PowerShellHost.ModuleManifest).ThrowOnError();
+            Assert.Equal(16, result.Output.Count);
+            Assert.All(result.Output, o => Assert.Equal("user_trades_response", o.ToString()));
+            // The default session is per runspace: the parallel runspaces had none of their own.
+            var none = _ps.Run("1..2 | ForEach-Object -Parallel { Import-Module $using:args[0]; Get-QfexSession -Default }", PowerShellHost.ModuleManifest).ThrowOnError();
+            Assert.Empty(none.Output);
+        }
+    }
+}
