@@ -1,0 +1,163 @@
+# Pester 5 tests for the built module in out/Qfex. Run them with: pwsh ./build.ps1 -Task Test
+
+BeforeAll {
+    Import-Module -Name "$PSScriptRoot/../../out/Qfex/Qfex.psd1" -Force
+
+    $order = @{
+        symbol              = 'AAPL-USD'
+        side                = 'BUY'
+        order_type          = 'LIMIT'
+        order_time_in_force = 'GTC'
+        quantity            = 1
+        price               = 200.0
+        client_order_id     = 'pester-0001'
+    }
+
+    # A runbook step as a user would write it: retry only when the exchange throttles (QuotaExceeded).
+    function Invoke-OrderWithRetry {
+        [CmdletBinding()]
+        param(
+            [Parameter(Mandatory)] [hashtable] $Order,
+            [int] $MaxAttempts = 3,
+            [int] $DelayMilliseconds = 500
+        )
+        for ($attempt = 1; ; $attempt++) {
+            try {
+                return Send-QfexMessage -Type add_order -Params $Order -Wait -ErrorAction Stop
+            }
+            catch {
+                $throttled = $_.CategoryInfo.Category -eq [System.Management.Automation.ErrorCategory]::QuotaExceeded
+                if (-not $throttled -or $attempt -ge $MaxAttempts) {
+                    throw
+                }
+                Start-Sleep -Milliseconds $DelayMilliseconds
+            }
+        }
+    }
+}
+
+Describe 'The Qfex module' {
+    It 'exports exactly the nine cmdlets' {
+        $expected = @(
+            'Connect-Qfex', 'Disconnect-Qfex', 'Get-QfexSession', 'Send-QfexMessage', 'Receive-QfexFrame',
+            'Get-QfexErrorAdvice', 'New-QfexErrorRecord', 'Start-QfexTestServer', 'Stop-QfexTestServer'
+        ) | Sort-Object
+        $actual = @((Get-Module -Name Qfex).ExportedCmdlets.Keys) | Sort-Object
+        ($actual -join ',') | Should -Be ($expected -join ',')
+    }
+}
+
+Describe 'Orders against the fake exchange' {
+    BeforeAll {
+        $server = Start-QfexTestServer
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -Subscribe order_responses
+    }
+
+    AfterAll {
+        Disconnect-Qfex -Session $session
+        Stop-QfexTestServer -Server $server
+    }
+
+    It 'opens an authenticated session' {
+        $session | Should -BeOfType Qfex.QfexSession
+        $session.State.ToString() | Should -Be 'Open'
+        $session.IsAuthenticated | Should -BeTrue
+    }
+
+    It 'answers add_order -Wait with an order_response frame with status ACK' {
+        $frame = Send-QfexMessage -Type add_order -Params $order -Wait
+        $frame | Should -BeOfType Qfex.QfexFrame
+        $frame.Type | Should -Be 'order_response'
+        $frame.Data.order_response.status | Should -Be 'ACK'
+    }
+
+    Context 'when the exchange answers add_order with RateLimited' {
+        BeforeAll {
+            $server.Respond['add_order'] = 'RateLimited'
+        }
+
+        It 'throws with the exchange code as ErrorId under -ErrorAction Stop' {
+            { Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction Stop } |
+                Should -Throw -ErrorId 'RateLimited*'
+        }
+
+        It 'can be caught as [Qfex.QfexRateLimitedException]' {
+            $caught = $null
+            try {
+                Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction Stop
+            }
+            catch [Qfex.QfexRateLimitedException] {
+                $caught = $_
+            }
+            $caught | Should -Not -BeNullOrEmpty
+            $caught.FullyQualifiedErrorId | Should -BeLike 'RateLimited,*'
+            $caught.CategoryInfo.Category.ToString() | Should -Be 'QuotaExceeded'
+            $caught.TargetObject.type | Should -Be 'add_order'
+        }
+
+        It 'writes a non-terminating error by default' {
+            $err = $null
+            Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction SilentlyContinue -ErrorVariable err
+            @($err).Count | Should -Be 1
+            $err[0].Exception | Should -BeOfType Qfex.QfexRateLimitedException
+        }
+    }
+}
+
+Describe 'Get-QfexErrorAdvice and New-QfexErrorRecord' {
+    It 'builds the record the module writes for RateLimited' {
+        $record = New-QfexErrorRecord RateLimited
+        $record | Should -BeOfType System.Management.Automation.ErrorRecord
+        $record.FullyQualifiedErrorId | Should -BeLike 'RateLimited*'
+        $record.CategoryInfo.Category.ToString() | Should -Be 'QuotaExceeded'
+        $record.Exception | Should -BeOfType Qfex.QfexRateLimitedException
+    }
+
+    It 'advises Backoff for RateLimited' {
+        $advice = New-QfexErrorRecord RateLimited | Get-QfexErrorAdvice
+        $advice | Should -BeOfType Qfex.QfexErrorAdvice
+        $advice.Action.ToString() | Should -Be 'Backoff'
+        $advice.Retryable | Should -BeTrue
+    }
+}
+
+Describe 'A runbook that retries on QuotaExceeded' {
+    It 'tries three times and then rethrows the RateLimited error' {
+        Mock Send-QfexMessage { throw (New-QfexErrorRecord RateLimited) }
+
+        { Invoke-OrderWithRetry -Order $order -MaxAttempts 3 -DelayMilliseconds 0 } |
+            Should -Throw -ErrorId 'RateLimited*'
+        Should -Invoke Send-QfexMessage -Times 3 -Exactly
+    }
+
+    It 'does not retry an error that is not QuotaExceeded' {
+        Mock Send-QfexMessage { throw (New-QfexErrorRecord InvalidOrder) }
+
+        { Invoke-OrderWithRetry -Order $order -MaxAttempts 3 -DelayMilliseconds 0 } |
+            Should -Throw -ErrorId 'InvalidOrder*'
+        Should -Invoke Send-QfexMessage -Times 1 -Exactly
+    }
+}
+
+Describe 'Disconnect-Qfex' {
+    BeforeAll {
+        $server = Start-QfexTestServer
+    }
+
+    AfterAll {
+        Stop-QfexTestServer -Server $server
+    }
+
+    It 'closes the session' {
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -Subscribe order_responses
+        Disconnect-Qfex -Session $session
+        $session.State.ToString() | Should -Be 'Closed'
+    }
+
+    It 'is idempotent' {
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+        Disconnect-Qfex -Session $session
+        { Disconnect-Qfex -Session $session -ErrorAction Stop } | Should -Not -Throw
+        $session.State.ToString() | Should -Be 'Closed'
+    }
+}
