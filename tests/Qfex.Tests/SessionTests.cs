@@ -420,6 +420,75 @@ namespace Qfex.Tests
             Assert.Equal(2, ((QfexFrame)result.Value()!).Sequence);
         }
 
+        [Fact]
+        public void ContinuousStreamsUntilTheSessionCloses()
+        {
+            QfexTestServer server = StartServer();
+            QfexSession session = Connect("-NoReconnect");
+            using var ps = PowerShell.Create();
+            ps.Runspace = _ps.Runspace;
+            ps.AddScript("Receive-QfexFrame -Continuous");
+            var output = new PSDataCollection<PSObject>();
+            IAsyncResult pending = ps.BeginInvoke<PSObject, PSObject>(null, output);
+            for (int i = 1; i <= 3; i++) server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            Assert.True(SpinWait.SpinUntil(() => output.Count == 3, 10_000));
+            Assert.False(pending.IsCompleted);
+            server.DropConnections();
+            Assert.True(pending.AsyncWaitHandle.WaitOne(10_000), "Receive -Continuous did not end when the session closed");
+            ps.EndInvoke(pending);
+            Assert.Equal(new long[] { 1, 2, 3 }, output.Select(o => ((QfexFrame)o.BaseObject).Sequence));
+            Assert.StartsWith("QfexConnectionClosed,", Assert.Single(ps.Streams.Error).FullyQualifiedErrorId);
+        }
+
+        [Fact]
+        public void TimeoutWithoutCountReturnsWhatArrivesOrTimesOut()
+        {
+            QfexTestServer server = StartServer();
+            Connect();
+            var none = _ps.Run("Receive-QfexFrame -TimeoutSec 0.3");
+            Assert.Empty(none.Output);
+            Assert.StartsWith("QfexReceiveTimeout,", SingleError(none).FullyQualifiedErrorId);
+
+            server.Push("{\"type\":\"a\"}");
+            server.Push("{\"type\":\"b\"}");
+            SpinWait.SpinUntil(() => ((QfexSession)_ps.Run("$s").Value()!).FramesPending == 2, 5000);
+            var some = _ps.Run("Receive-QfexFrame -TimeoutSec 5").ThrowOnError();
+            Assert.Equal(new[] { "a", "b" }, some.Output.Select(o => ((QfexFrame)o.BaseObject).Type));
+        }
+
+        [Fact]
+        public void GetQfexSessionWithAnUnknownIdWritesQfexSessionNotFound()
+        {
+            StartServer();
+            Connect();
+            var result = _ps.Run("Get-QfexSession -Id 999999");
+            ErrorRecord error = SingleError(result);
+            Assert.StartsWith("QfexSessionNotFound,", error.FullyQualifiedErrorId);
+            Assert.IsAssignableFrom<QfexException>(error.Exception);
+        }
+
+        [Fact]
+        public void FundTransfersAskToContinueUnlessForced()
+        {
+            QfexTestServer server = StartServer();
+            Connect();
+            const string transfer = "Send-QfexMessage -Type transfer_balance -Params @{ amount = 100.0; to_api_key = 'qfex_pub_other' }";
+            // No interactive host here: the question cannot be asked, so nothing is sent.
+            var asked = _ps.Run(transfer);
+            Assert.NotEmpty(asked.AllErrors);
+            _ps.Run(transfer + " -Force -WhatIf").ThrowOnError();
+            Assert.DoesNotContain(server.Received, r => r.Type == "transfer_balance");
+            _ps.Run(transfer + " -Force -Confirm:$false").ThrowOnError();
+            Assert.True(SpinWait.SpinUntil(() => server.Received.Any(r => r.Type == "transfer_balance"), 5000));
+        }
+
+        [Fact]
+        public void DisconnectWithNoSessionWritesQfexNoSession()
+        {
+            var result = _ps.Run("Disconnect-Qfex");
+            Assert.StartsWith("QfexNoSession,", SingleError(result).FullyQualifiedErrorId);
+        }
+
         internal static int FreePort()
         {
             var listener = new TcpListener(IPAddress.Loopback, 0);
