@@ -217,6 +217,20 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void NewQfexErrorRecordForAnOrderStatusMatchesWhatWaitWrites()
+        {
+            _ps.Run("Send-QfexMessage -Type subscribe -Params @{channels=@('order_responses')} -Wait").ThrowOnError();
+            _server.OrderStatusOverride = "FAILED_MARGIN_CHECK";
+            ErrorRecord written = Assert.Single(_ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait").Errors);
+            var made = (ErrorRecord)_ps.Run("New-QfexErrorRecord failed_margin_check -IncomingMessage @{ type = 'add_order'; params = @{ symbol = 'AAPL-USD' } }").ThrowOnError().Value()!;
+            Assert.Equal(written.FullyQualifiedErrorId.Split(',')[0], made.FullyQualifiedErrorId);
+            Assert.Equal(written.CategoryInfo.Category, made.CategoryInfo.Category);
+            Assert.IsType<QfexOrderRejectedException>(made.Exception);
+            Assert.Equal(written.ErrorDetails.RecommendedAction, made.ErrorDetails.RecommendedAction);
+            Assert.Equal("add_order", ((PSObject)made.TargetObject).Properties["type"].Value);
+        }
+
+        [Fact]
         public void NewQfexErrorRecordWorksAsAThrownMockResult()
         {
             var result = _ps.Run(@"

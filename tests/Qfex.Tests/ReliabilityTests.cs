@@ -161,7 +161,7 @@ namespace Qfex.Tests
             // A fresh nonce: the fake exchange refuses a reused one, so a second successful auth proves it.
             Assert.Equal(2, Sent("auth").Count());
             Assert.True(session.IsAuthenticated);
-            Assert.Equal(2, Sent("cancel_on_disconnect").Count());
+            WaitUntil(() => Sent("cancel_on_disconnect").Count() == 2 && Sent("subscribe").Count() == 2, "the restored state to reach the server");
             var resubscribe = Sent("subscribe").Last();
             Assert.Equal(new object[] { "order_responses", "positions" }, (object[])((PSObject)resubscribe.Params!).Properties["channels"].Value);
 
@@ -245,6 +245,39 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void ReceiveSaysWhenTheBufferFilledUpAndTheWatchdogDoesNotMistakeItForADeadServer()
+        {
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000 -IdleTimeoutSec 1");
+            for (int i = 1; i <= 1500; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            WaitUntil(() => session.FramesPending == 1000, "a full buffer");
+            Thread.Sleep(2500);   // longer than the idle timeout, while the socket is not read
+            Assert.Equal(0, session.Reconnects);
+            var result = _ps.Run("Receive-QfexFrame -Count 1500 -TimeoutSec 30").ThrowOnError();
+            Assert.Equal(1500, result.Output.Count);
+            Assert.Contains(result.Warnings, w => w.Contains("reached its capacity of 1000 frames"));
+            Assert.Empty(_ps.Run("Receive-QfexFrame").ThrowOnError().Warnings);
+        }
+
+        [Fact]
+        public void PassThruOutputsTheRequestOnceEvenWhenItIsRetried()
+        {
+            Connect();
+            _server.FailNext("get_user_orders", "RateLimited", 2);
+            var result = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -PassThru").ThrowOnError();
+            Assert.Equal(2, result.Output.Count);
+            Assert.Equal("get_user_orders", ((PSObject)result.Output[0]).Properties["type"].Value);
+            Assert.IsType<QfexFrame>(result.Output[1].BaseObject);
+        }
+
+        [Fact]
+        public void RequestWeightIsValidatedByTheParameterBinder()
+        {
+            var result = _ps.Run("Connect-Qfex -Uri $server.Uri -Credential $server.Credential -RequestWeight @{ add_order = 'heavy' }");
+            Assert.StartsWith("ParameterArgumentValidationError,", Assert.Single(result.AllErrors).FullyQualifiedErrorId);
+            Assert.DoesNotContain(_server.Received, r => r.Type == "auth");
+        }
+
+        [Fact]
         public void MarketDataSubscribesToSymbolsAndRestoresThemAfterADrop()
         {
             var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe bbo,trade -Symbol AAPL-USD,US500-USD").ThrowOnError().Value()!;
@@ -252,6 +285,9 @@ namespace Qfex.Tests
             Assert.Equal(new[] { "bbo:AAPL-USD", "bbo:US500-USD", "trade:AAPL-USD", "trade:US500-USD" }, md.Subscriptions);
             _server.DropConnections();
             WaitUntil(() => md.Reconnects == 1 && md.State == QfexSessionState.Open, "the reconnect");
+            // One subscribe per channel restores both symbols (the server records them as they arrive).
+            WaitUntil(() => Sent("subscribe").Count() == 3, "the restored subscriptions");
+            Thread.Sleep(200);
             Assert.Equal(3, Sent("subscribe").Count());
         }
 

@@ -87,6 +87,7 @@ namespace Qfex.Commands
         /// <summary>Per-type weight overrides for the rate limiter, e.g. @{ get_user_orders = 5 }.</summary>
         [Parameter]
         [ValidateNotNull]
+        [ValidateRequestWeight]
         public System.Collections.IDictionary? RequestWeight { get; set; }
 
         /// <summary>Silence, in seconds, after which the connection is presumed dead and replaced; 0 turns the watchdog off.</summary>
@@ -120,16 +121,7 @@ namespace Qfex.Commands
             var weights = new System.Collections.Generic.Dictionary<string, double>(StringComparer.Ordinal);
             if (RequestWeight != null)
                 foreach (System.Collections.DictionaryEntry entry in RequestWeight)
-                {
-                    if (entry.Key?.ToString() is not string type || !double.TryParse(Convert.ToString(entry.Value, System.Globalization.CultureInfo.InvariantCulture),
-                            System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double weight) || weight < 0)
-                    {
-                        ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
-                            "-RequestWeight maps request types to weights >= 0, e.g. @{ get_user_orders = 5 }."), RequestWeight);
-                        return;
-                    }
-                    weights[type] = weight;
-                }
+                    weights[entry.Key.ToString()!] = ValidateRequestWeightAttribute.Weight(entry.Value)!.Value;
 
             var options = new SessionOptions
             {
@@ -164,6 +156,27 @@ namespace Qfex.Commands
             log.WriteTo(this);
             SessionRegistry.Add(session);
             WriteObject(session);
+        }
+    }
+
+    /// <summary>-RequestWeight: request type names mapped to weights >= 0.</summary>
+    internal sealed class ValidateRequestWeightAttribute : ValidateArgumentsAttribute
+    {
+        internal static double? Weight(object? value)
+        {
+            object? v = value is PSObject p ? p.BaseObject : value;
+            return v != null && double.TryParse(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture),
+                System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double w) && w >= 0 && !double.IsInfinity(w)
+                ? w : (double?)null;
+        }
+
+        protected override void Validate(object arguments, EngineIntrinsics engineIntrinsics)
+        {
+            if (!(arguments is System.Collections.IDictionary weights)) return;
+            foreach (System.Collections.DictionaryEntry entry in weights)
+                if (string.IsNullOrEmpty(entry.Key?.ToString()) || Weight(entry.Value) == null)
+                    throw new ValidationMetadataException(
+                        $"-RequestWeight maps request types to weights >= 0, e.g. @{{ get_user_orders = 5 }}; '{entry.Key}' = '{entry.Value}' is not one.");
         }
     }
 }

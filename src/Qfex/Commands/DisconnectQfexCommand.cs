@@ -21,9 +21,8 @@ namespace Qfex.Commands
             QfexSession[] sessions = Session ?? (SessionRegistry.Default is QfexSession d ? new[] { d } : Array.Empty<QfexSession>());
             if (Session == null && sessions.Length == 0)
             {
-                // Like every cmdlet that takes a session. Disconnecting a session object twice is fine.
-                WriteQfexError(new QfexNoSessionException(
-                    "No Qfex session is open in this runspace; there is nothing to disconnect. Pass one with -Session."), null);
+                // Idempotent (the contract's word for this cmdlet): with nothing open there is nothing to do.
+                WriteVerbose("No Qfex session is open in this runspace; nothing to disconnect.");
                 return;
             }
             foreach (QfexSession session in sessions)

@@ -44,7 +44,17 @@ namespace Qfex.Commands
                 incoming = PSJson.Parse(PSJson.Serialize(incoming));
             }
 
-            ErrorEnvelope envelope = ErrorEnvelope.Create(Code, Message ?? DefaultMessage(Code), incoming);
+            // An order status (FAILED_MARGIN_CHECK, ...) gives the record -Wait writes for that rejection;
+            // anything else the record of an error frame with that code.
+            if (ErrorCodeTable.Find(Code) is { Source: CodeSource.OrderStatus } row)
+            {
+                object? request = Redaction.Redact(incoming);
+                WriteObject(ErrorRecords.For(row.Create(row, new ErrorContext(Message, null, 0, DateTime.UtcNow)), request));
+                return;
+            }
+            // A known code typed in another case is the known code ("ratelimited" is RateLimited).
+            string code = ErrorCodeTable.Find(Code)?.Code ?? Code;
+            ErrorEnvelope envelope = ErrorEnvelope.Create(code, Message ?? DefaultMessage(code), incoming);
             WriteObject(ErrorRecords.ForErrorFrame(envelope, 0, DateTime.UtcNow));
         }
 

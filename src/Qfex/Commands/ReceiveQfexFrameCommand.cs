@@ -39,6 +39,21 @@ namespace Qfex.Commands
 
         internal override void ProcessSession(QfexSession session)
         {
+            try
+            {
+                Receive(session);
+            }
+            finally
+            {
+                int full = session.Buffer.TakeTimesFull();
+                if (full > 0)
+                    WriteWarning($"The receive buffer of session {session.Id} reached its capacity of {session.Buffer.Capacity} frames {full} time(s); " +
+                        "the module stopped reading the socket until there was room, so no frame was dropped. Receive more often, or raise Connect-Qfex -ReceiveBufferCapacity.");
+            }
+        }
+
+        private void Receive(QfexSession session)
+        {
             bool hasCount = MyInvocation.BoundParameters.ContainsKey(nameof(Count));
             bool hasTimeout = MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutSec));
             ISet<string>? types = Type == null ? null : new HashSet<string>(Type, StringComparer.Ordinal);

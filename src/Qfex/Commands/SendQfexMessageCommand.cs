@@ -95,7 +95,7 @@ namespace Qfex.Commands
 
             for (int attempt = 0; ; attempt++)
             {
-                QfexFrame? answer = SendOnce(session, message);
+                QfexFrame? answer = SendOnce(session, message, passThru: PassThru && attempt == 0);
                 if (answer == null) return;
 
                 TimeSpan? delay = attempt < MaxRetries ? RetryDelay(answer, spec, attempt) : null;
@@ -113,12 +113,11 @@ namespace Qfex.Commands
         }
 
         /// <summary>Sends once; with -Wait returns the answer (null when there is none to give, errors already written).</summary>
-        private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message)
+        private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru)
         {
             Task<QfexFrame>? answer = Wait ? session.WaitForAnswer(new AnswerMatcher(message.Type, message.Params).Matches) : null;
             try
             {
-                WriteVerbose($"Sending {message.Type} on session {session.Id}.");
                 var throttleNotes = new DeferredLog();
                 try
                 {
@@ -128,7 +127,8 @@ namespace Qfex.Commands
                 {
                     throttleNotes.WriteTo(this);
                 }
-                if (PassThru) WriteObject(message.ToPSObject());
+                WriteVerbose($"Sent {message.Type} on session {session.Id}.");
+                if (passThru) WriteObject(message.ToPSObject());
                 if (answer == null) return null;
 
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
@@ -182,24 +182,10 @@ namespace Qfex.Commands
             WriteVerbose($"Subscribing session {session.Id} to order_responses: -Wait needs it to see the answer to {message.Type}.");
             using OutgoingMessage subscribe = OutgoingMessage.FromTypeAndParams("subscribe",
                 new System.Collections.Hashtable { ["channels"] = new[] { "order_responses" } });
-            QfexFrame? ack = SendOnceQuietly(session, subscribe);
+            QfexFrame? ack = SendOnce(session, subscribe, passThru: false);
             if (ack != null && ack.Error == null) return true;
             if (ack != null) WriteError(ErrorRecords.ForFrame(ack));
             return false;
-        }
-
-        private QfexFrame? SendOnceQuietly(QfexSession session, OutgoingMessage message)
-        {
-            bool passThru = PassThru;
-            PassThru = false;
-            try
-            {
-                return SendOnce(session, message);
-            }
-            finally
-            {
-                PassThru = passThru;
-            }
         }
 
         private void WriteAnswer(QfexFrame frame, OutgoingMessage message)

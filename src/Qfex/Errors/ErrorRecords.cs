@@ -44,7 +44,7 @@ namespace Qfex.Errors
                 var exception = new QfexMalformedFrameException(frame.MalformedErrorId ?? ErrorIds.MalformedFrame,
                     $"Frame {frame.Sequence} on session {frame.SessionId}: {frame.MalformedReason}", frame.Sequence);
                 string raw = frame.Raw.Length > FrameReader.MaxTargetChars ? frame.Raw.Substring(0, FrameReader.MaxTargetChars) : frame.Raw;
-                return For(exception, raw);
+                return For(exception, Redaction.RedactText(raw));
             }
             return null;
         }

@@ -55,9 +55,13 @@ namespace Qfex.Errors
     /// </summary>
     internal static class RetryAfterHint
     {
+        // Each separator is one group that cannot overlap its neighbours, so a long run of spaces costs
+        // linear time, not cubic; the timeout and the length cap bound the rest.
         private static readonly Regex Pattern = new Regex(
-            @"retry[\s_-]*(?:after|in)?(?<msfield>[\s_-]*ms)?\s*[:=]?\s*(?<n>\d+(?:[.,]\d+)?)\s*(?<unit>milliseconds?|millis|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m)?(?![a-z])",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+            @"retry(?:[\s_-]+(?:after|in))?(?<msfield>[\s_-]+ms)?(?:[ \t]*[:=][ \t]*|[\s_-]+)(?<n>\d+(?:[.,]\d+)?)[ \t]?(?<unit>milliseconds?|millis|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m)?(?![a-z])",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+
+        private const int MaxInput = 2048;
 
         /// <summary>Hints longer than this are not believed (a typo must not park a runbook for a day).</summary>
         internal static readonly TimeSpan Maximum = TimeSpan.FromMinutes(10);
@@ -65,7 +69,15 @@ namespace Qfex.Errors
         internal static TimeSpan? Parse(string? text)
         {
             if (string.IsNullOrEmpty(text)) return null;
-            Match match = Pattern.Match(text);
+            Match match;
+            try
+            {
+                match = Pattern.Match(text!.Length > MaxInput ? text.Substring(0, MaxInput) : text);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return null;
+            }
             if (!match.Success) return null;
             if (!double.TryParse(match.Groups["n"].Value.Replace(',', '.'), NumberStyles.Float, CultureInfo.InvariantCulture, out double n))
                 return null;

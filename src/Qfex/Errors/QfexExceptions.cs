@@ -187,7 +187,6 @@ namespace Qfex.Errors
         internal const string ReceiveTimeout = "QfexReceiveTimeout";
         internal const string MalformedFrame = "QfexMalformedFrame";
         internal const string FrameTooLarge = "QfexFrameTooLarge";
-        internal const string InvalidUri = "QfexInvalidUri";
         internal const string InvalidMessage = "QfexInvalidMessage";
         internal const string NoSession = "QfexNoSession";
         internal const string InsecureUri = "QfexInsecureUri";

@@ -25,7 +25,7 @@ namespace Qfex.Protocol
             _stopOrderId = PSJson.GetString(parameters, "stop_order_id");
             if (parameters.ValueKind == JsonValueKind.Object && parameters.TryGetProperty("channels", out JsonElement channels)
                 && channels.ValueKind == JsonValueKind.Array && channels.GetArrayLength() > 0 && channels[0].ValueKind == JsonValueKind.String)
-                _channel = channels[0].GetString();
+                _channel = PSJson.StringValue(channels[0]);
         }
 
         internal bool Matches(QfexFrame frame)
@@ -73,7 +73,7 @@ namespace Qfex.Protocol
                         return false;
                 }
             }
-            catch (JsonException)
+            catch (Exception e) when (e is JsonException || e is InvalidOperationException || e is ArgumentException)
             {
                 return false;
             }

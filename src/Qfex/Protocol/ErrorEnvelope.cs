@@ -45,7 +45,7 @@ namespace Qfex.Protocol
             }
 
             if (!body.TryGetProperty("error_code", out JsonElement codeElement) || codeElement.ValueKind != JsonValueKind.String
-                || string.IsNullOrEmpty(codeElement.GetString()))
+                || string.IsNullOrEmpty(PSJson.StringValue(codeElement)))
             {
                 malformedReason = "The error frame has no error_code.";
                 return null;
@@ -53,7 +53,7 @@ namespace Qfex.Protocol
 
             string? message = null;
             if (body.TryGetProperty("message", out JsonElement m))
-                message = m.ValueKind == JsonValueKind.String ? m.GetString()
+                message = m.ValueKind == JsonValueKind.String ? PSJson.StringValue(m)
                     : m.ValueKind == JsonValueKind.Null ? null
                     : m.GetRawText();
 
@@ -62,7 +62,7 @@ namespace Qfex.Protocol
                 incoming = Redaction.Redact(PSJson.ToPSValue(i));
 
             malformedReason = null;
-            return new ErrorEnvelope(codeElement.GetString()!, message, incoming);
+            return new ErrorEnvelope(PSJson.StringValue(codeElement), message, incoming);
         }
 
         /// <summary>For New-QfexErrorRecord: an envelope built from parts.</summary>

@@ -111,6 +111,11 @@ namespace Qfex.Protocol
             {
                 into.Add(Malformed(raw, "The frame is not valid JSON: " + e.Message));
             }
+            catch (Exception e) when (!(e is OutOfMemoryException))
+            {
+                // Whatever a frame holds, reading it must not end the session: it becomes an error record.
+                into.Add(Malformed(raw, "The frame could not be read: " + e.Message));
+            }
         }
 
         internal static FrameContent ReadBinary(ReadOnlySpan<byte> bytes) =>
@@ -132,12 +137,25 @@ namespace Qfex.Protocol
             {
                 bool isType = reader.ValueTextEquals("type");
                 bool isErr = !isType && reader.ValueTextEquals("err");
-                if (firstKey == null) firstKey = reader.GetString();
+                if (firstKey == null) firstKey = Text(ref reader);
                 reader.Read();
-                if (isType && reader.TokenType == JsonTokenType.String) typeValue = reader.GetString();
+                if (isType && reader.TokenType == JsonTokenType.String) typeValue = Text(ref reader);
                 if (isErr) hasErr = true;
                 if (reader.TokenType == JsonTokenType.StartObject || reader.TokenType == JsonTokenType.StartArray)
                     reader.Skip();
+            }
+        }
+
+        /// <summary>The token's text; a lone surrogate escape (valid JSON, not valid Unicode) is kept as written.</summary>
+        private static string Text(ref Utf8JsonReader reader)
+        {
+            try
+            {
+                return reader.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                return Decode(LenientUtf8, reader.ValueSpan);
             }
         }
 
@@ -153,10 +171,22 @@ namespace Qfex.Protocol
             if (type == null)
                 foreach (JsonProperty property in element.EnumerateObject())
                 {
-                    type = property.Name;
+                    type = TryName(property);
                     break;
                 }
             return new FrameContent(type ?? "empty", raw, null, null);
+        }
+
+        private static string TryName(JsonProperty property)
+        {
+            try
+            {
+                return property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                return "unreadable";
+            }
         }
 
         private static FrameContent Malformed(string raw, string reason) => new FrameContent(MalformedType, raw, null, reason);

@@ -33,11 +33,12 @@ namespace Qfex.Protocol
                     var pso = new PSObject();
                     foreach (JsonProperty property in element.EnumerateObject())
                     {
-                        // Duplicate keys: the last one wins, as in most JSON readers.
-                        if (pso.Properties[property.Name] is PSPropertyInfo existing)
+                        string name = PropertyName(property);
+                        // Duplicate keys (PowerShell names ignore case): the last one wins, as in most JSON readers.
+                        if (pso.Properties[name] is PSPropertyInfo existing)
                             existing.Value = ToPSValue(property.Value);
                         else
-                            pso.Properties.Add(new PSNoteProperty(property.Name, ToPSValue(property.Value)));
+                            pso.Properties.Add(new PSNoteProperty(name, ToPSValue(property.Value)));
                     }
                     return pso;
                 case JsonValueKind.Array:
@@ -47,7 +48,7 @@ namespace Qfex.Protocol
                         items[i++] = ToPSValue(item);
                     return items;
                 case JsonValueKind.String:
-                    return element.GetString();
+                    return StringValue(element);
                 case JsonValueKind.Number:
                     return ToNumber(element);
                 case JsonValueKind.True:
@@ -63,9 +64,66 @@ namespace Qfex.Protocol
         {
             if (element.TryGetInt64(out long l))
                 return l;
-            if (element.TryGetDecimal(out decimal d))
+            // [decimal] where it fits: not when decimal's 28 places would round the value away (1e-30).
+            if (element.TryGetDecimal(out decimal d) && element.TryGetDouble(out double check) && FitsDecimal(d, check))
                 return d;
             return element.GetDouble();
+        }
+
+        private static bool FitsDecimal(decimal d, double value)
+        {
+            double asDouble = (double)d;
+            return asDouble == value || Math.Abs(asDouble - value) <= Math.Abs(value) * 1e-12;
+        }
+
+        /// <summary>
+        /// Names PowerShell cannot hold as note properties are renamed rather than failing the frame:
+        /// an empty key becomes "(empty)", a reserved member name (psobject, psbase, ...) gets a trailing "_".
+        /// </summary>
+        internal static string SafeName(string name) =>
+            name.Length == 0 ? "(empty)" : ReservedNames.Contains(name) ? name + "_" : name;
+
+        private static readonly HashSet<string> ReservedNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "psobject", "psbase", "psadapted", "psextended", "pstypenames",
+        };
+
+        private static string PropertyName(JsonProperty property)
+        {
+            string name;
+            try
+            {
+                name = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                // A lone surrogate escape (valid JSON, not valid Unicode): keep the escape as written.
+                name = RawStringText(property.ToString(), property.Value.GetRawText());
+            }
+            return SafeName(name);
+        }
+
+        /// <summary>A string value; a lone surrogate escape (valid JSON, not valid Unicode) is kept as written, e.g. "\ud800".</summary>
+        internal static string StringValue(JsonElement element)
+        {
+            try
+            {
+                return element.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                string raw = element.GetRawText();
+                return raw.Length >= 2 ? raw.Substring(1, raw.Length - 2) : raw;
+            }
+        }
+
+        private static string RawStringText(string propertyText, string valueText)
+        {
+            // JsonProperty.ToString() is "\"name\":value"; take the quoted name as written.
+            int end = propertyText.Length - valueText.Length;
+            string head = end > 0 ? propertyText.Substring(0, end).TrimEnd() : propertyText;
+            if (head.EndsWith(":", StringComparison.Ordinal)) head = head.Substring(0, head.Length - 1).TrimEnd();
+            return head.Length >= 2 && head[0] == '"' ? head.Substring(1, head.Length - 2) : head;
         }
 
         /// <summary>Serialises a PowerShell value (hashtable, PSCustomObject, array, scalar) as JSON.</summary>
@@ -187,7 +245,7 @@ namespace Qfex.Protocol
         /// <summary>Reads a top-level property of an object as a string, or null.</summary>
         internal static string? GetString(JsonElement obj, string name) =>
             obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
-                ? v.GetString()
+                ? StringValue(v)
                 : null;
 
         internal static IEnumerable<string> PropertyNames(PSObject pso)

@@ -15,18 +15,18 @@ namespace Qfex.Protocol
                 JsonElement root = doc.RootElement;
                 // Trade: {"subscribed":"order_responses"}. Market data: {"type":"subscribed","channels":[..],"symbols":[..]}.
                 if (root.TryGetProperty(type, out JsonElement single) && single.ValueKind == JsonValueKind.String)
-                    channels.Add(single.GetString()!);
+                    channels.Add(PSJson.StringValue(single));
                 if (root.TryGetProperty("channels", out JsonElement list) && list.ValueKind == JsonValueKind.Array)
                 {
                     var symbols = new List<string>();
                     if (root.TryGetProperty("symbols", out JsonElement s) && s.ValueKind == JsonValueKind.Array)
                         foreach (JsonElement symbol in s.EnumerateArray())
-                            if (symbol.ValueKind == JsonValueKind.String) symbols.Add(symbol.GetString()!);
+                            if (symbol.ValueKind == JsonValueKind.String) symbols.Add(PSJson.StringValue(symbol));
                     foreach (JsonElement channel in list.EnumerateArray())
                     {
                         if (channel.ValueKind != JsonValueKind.String) continue;
-                        if (symbols.Count == 0) channels.Add(channel.GetString()!);
-                        foreach (string symbol in symbols) channels.Add(channel.GetString() + ":" + symbol);
+                        if (symbols.Count == 0) channels.Add(PSJson.StringValue(channel));
+                        foreach (string symbol in symbols) channels.Add(PSJson.StringValue(channel) + ":" + symbol);
                     }
                 }
             }

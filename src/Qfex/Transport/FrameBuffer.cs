@@ -19,6 +19,7 @@ namespace Qfex.Transport
         private TaskCompletionSource<bool> _changed = NewSignal();
         private bool _completed;
         private bool _watched;
+        private int _timesFull;
 
         internal FrameBuffer(int capacity)
         {
@@ -34,6 +35,12 @@ namespace Qfex.Transport
             get { lock (_gate) return _frames.Count; }
         }
 
+        /// <summary>True while the producer waits for room (the socket is not being read).</summary>
+        internal volatile bool IsFull;
+
+        /// <summary>How often the buffer filled up since the last call, and resets the count.</summary>
+        internal int TakeTimesFull() => Interlocked.Exchange(ref _timesFull, 0);
+
         /// <summary>True once the producer has finished (the session closed); frames may still be buffered.</summary>
         internal bool IsCompleted
         {
@@ -43,7 +50,14 @@ namespace Qfex.Transport
         /// <summary>Waits for room, then appends. Only the session's receive loop calls this.</summary>
         internal async Task AddAsync(QfexFrame frame)
         {
-            await _room.WaitAsync().ConfigureAwait(false);
+            if (!_room.Wait(0))
+            {
+                // Full: the receive loop parks here, so the socket is not read and TCP pushes back.
+                Interlocked.Increment(ref _timesFull);
+                IsFull = true;
+                await _room.WaitAsync().ConfigureAwait(false);
+                IsFull = false;
+            }
             TaskCompletionSource<bool>? signal = null;
             lock (_gate)
             {

@@ -47,6 +47,9 @@ namespace Qfex
         private readonly List<InternalWaiter> _waiters = new List<InternalWaiter>();
         private readonly List<AnswerWaiter> _answerWaiters = new List<AnswerWaiter>();
         private readonly SortedSet<string> _subscriptions = new SortedSet<string>(StringComparer.Ordinal);
+        // What Connect-Qfex was asked to subscribe to, kept until the exchange says otherwise, so a drop
+        // before an acknowledgement still restores it.
+        private readonly SortedSet<string> _wanted = new SortedSet<string>(StringComparer.Ordinal);
         private readonly ConcurrentQueue<string> _log = new ConcurrentQueue<string>();
         private readonly RequestThrottle? _throttle;
         private readonly CancellationTokenSource _lifetime = new CancellationTokenSource();
@@ -193,7 +196,12 @@ namespace Qfex
             }
             catch (OperationCanceledException) when (!userToken.IsCancellationRequested)
             {
-                throw new QfexTimeoutException(ErrorIds.Timeout, $"The exchange did not confirm authentication within {_options.Timeout.TotalSeconds:0.###} s.");
+                if (_state == QfexSessionState.Closed)
+                    throw new QfexAuthenticationException("The connection closed during authentication. " + CloseReason);
+                // The contract: no confirmation means authentication failed; the timeout is the inner cause.
+                throw new QfexAuthenticationException(
+                    $"The exchange did not confirm authentication within {_options.Timeout.TotalSeconds:0.###} s.", null,
+                    new QfexTimeoutException(ErrorIds.Timeout, "Authentication was not confirmed in time."));
             }
             catch (QfexConnectionException e)
             {
@@ -221,17 +229,24 @@ namespace Qfex
                 }), token).ConfigureAwait(false);
             }
 
+            // The trade socket documents its acknowledgements; the market-data socket does not (protocol doc §7.1).
+            if (!restoring && _options.Subscribe.Count > 0 && Endpoint == QfexEndpoint.Trade)
+                await WaitForSubscriptionsAsync(log, token).ConfigureAwait(false);
+
             IEnumerable<string> InitialMessages()
             {
                 if (_options.Subscribe.Count == 0) yield break;
                 string[] channels = _options.Subscribe.Distinct(StringComparer.Ordinal).ToArray();
+                lock (_gate)
+                    foreach (string key in SubscriptionKeys(channels, _options.Symbols)) _wanted.Add(key);
                 log($"Subscribing to {string.Join(", ", channels)}" + (Endpoint == QfexEndpoint.MarketData ? $" for {string.Join(", ", _options.Symbols)}." : "."));
                 yield return SubscribeMessage(channels, _options.Symbols);
             }
 
             IEnumerable<string> RestoreMessages()
             {
-                string[] current = Subscriptions;
+                string[] current;
+                lock (_gate) current = _subscriptions.Union(_wanted).Distinct().OrderBy(c => c, StringComparer.Ordinal).ToArray();
                 if (current.Length == 0) yield break;
                 log($"Restoring subscriptions: {string.Join(", ", current)}.");
                 if (Endpoint == QfexEndpoint.Trade)
@@ -243,6 +258,37 @@ namespace Qfex
                 foreach (var channel in current.Select(s => s.Split(new[] { ':' }, 2)).GroupBy(p => p[0]))
                     yield return SubscribeMessage(new[] { channel.Key }, channel.Select(p => p.Length > 1 ? p[1] : "*").ToArray());
             }
+        }
+
+        /// <summary>How subscriptions are tracked: channel (trade) or channel:symbol (market data).</summary>
+        private IEnumerable<string> SubscriptionKeys(IEnumerable<string> channels, IReadOnlyList<string> symbols) =>
+            Endpoint == QfexEndpoint.MarketData ? channels.SelectMany(c => symbols.Select(s => c + ":" + s)) : channels;
+
+        /// <summary>
+        /// Connect-Qfex returns with Subscriptions showing what the exchange confirmed. The confirmations
+        /// stay in the stream as frames; an unconfirmed channel is reported, not fatal.
+        /// </summary>
+        private async Task WaitForSubscriptionsAsync(Action<string> log, CancellationToken token)
+        {
+            string[] wanted;
+            lock (_gate) wanted = _wanted.ToArray();
+            var deadline = Stopwatch.StartNew();
+            while (deadline.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                string[] current = Subscriptions;
+                if (wanted.All(w => Array.IndexOf(current, w) >= 0)) return;
+                try
+                {
+                    await Task.Delay(10, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            string[] missing = wanted.Except(Subscriptions).ToArray();
+            if (missing.Length > 0)
+                log($"The exchange has not confirmed {string.Join(", ", missing)} yet; see the session's frames for its answer.");
         }
 
         /// <summary>Trade: params.channels. Market data: top-level channels and symbols (protocol doc §7.1).</summary>
@@ -436,7 +482,15 @@ namespace Qfex
             }
             catch (Exception e) when (e is WebSocketException || e is ObjectDisposedException || e is OperationCanceledException || e is InvalidOperationException)
             {
-                closeReason = "The connection was lost: " + e.Message;
+                closeReason = "The connection was lost: " + Describe(e);
+                if (e is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted } || socket.CloseStatus == WebSocketCloseStatus.InvalidPayloadData)
+                {
+                    // .NET fails the connection on a frame that breaks RFC 6455 (text that is not UTF-8, a bad
+                    // header) before we can read it; say so in the stream rather than lose the frame silently.
+                    closeReason = "The server sent a frame the WebSocket layer rejected (for example text that is not valid UTF-8), so it failed the connection.";
+                    await DeliverAsync(new FrameContent(FrameReader.MalformedType, string.Empty, null,
+                        closeReason + " That frame, and any sent after it on that connection, could not be read."), DateTime.UtcNow).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -514,7 +568,11 @@ namespace Qfex
                 lock (_gate)
                 {
                     if (subscribed) _subscriptions.Add(channel);
-                    else _subscriptions.Remove(channel);
+                    else
+                    {
+                        _subscriptions.Remove(channel);
+                        _wanted.Remove(channel);
+                    }
                 }
         }
 
@@ -628,6 +686,12 @@ namespace Qfex
                 }
                 if (_state != QfexSessionState.Open) continue;
                 if (Endpoint == QfexEndpoint.MarketData && Subscriptions.Length == 0) continue;   // nothing is due: silence is normal
+                if (Buffer.IsFull)
+                {
+                    // Our own backpressure, not a dead server: the socket is simply not being read.
+                    Touch();
+                    continue;
+                }
 
                 TimeSpan silent = SinceActivity;
                 if (silent >= timeout)
@@ -647,6 +711,9 @@ namespace Qfex
                     probe = ClaimNext(IsProbeAnswer);
                     try
                     {
+                        // The probe counts against the rate limit like any request.
+                        if (_throttle != null)
+                            await _throttle.AcquireAsync("get_user_leverage", Log, _lifetime.Token).ConfigureAwait(false);
                         await SendRawAsync(ProbeMessage, _lifetime.Token).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is QfexException || e is OperationCanceledException)
@@ -728,8 +795,9 @@ namespace Qfex
                 _state = QfexSessionState.Closed;
                 CloseReason = reason;
             }
-            _lifetime.Cancel();
+            // Waiters first: a connect in progress must see "closed", not the cancellation of its timeout.
             FailWaiters(ClosedException(reason));
+            _lifetime.Cancel();
             // A session the server dropped stays registered (and default) until Disconnect-Qfex, so the
             // user's next command says "connection closed" instead of "no session" and its buffered
             // frames can still be received.

@@ -49,7 +49,7 @@ namespace Qfex.Transport
         internal int MaxReconnectAttempts { get; set; } = 10;
         internal TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
         internal TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
-        /// <summary>Silence after which the session probes, then (at twice as long... see IdleWatchdog) declares the socket dead. Zero: off.</summary>
+        /// <summary>Silence after which the socket is presumed dead (a trade session probes at half of it). Zero: off.</summary>
         internal TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
         /// <summary>Client-side rate limit in weight units per window (an add_order weighs 1). Zero: off.</summary>
         internal double WeightPerSecond { get; set; } = DefaultWeightPerSecond;
