@@ -14,6 +14,7 @@ BeforeAll {
     }
 
     # A runbook step as a user would write it: retry only when the exchange throttles (QuotaExceeded).
+    # It has its own retry policy, so it turns off the cmdlet's (-MaxRetries 0).
     function Invoke-OrderWithRetry {
         [CmdletBinding()]
         param(
@@ -23,7 +24,7 @@ BeforeAll {
         )
         for ($attempt = 1; ; $attempt++) {
             try {
-                return Send-QfexMessage -Type add_order -Params $Order -Wait -ErrorAction Stop
+                return Send-QfexMessage -Type add_order -Params $Order -Wait -MaxRetries 0 -ErrorAction Stop
             }
             catch {
                 $throttled = $_.CategoryInfo.Category -eq [System.Management.Automation.ErrorCategory]::QuotaExceeded
@@ -76,15 +77,26 @@ Describe 'Orders against the fake exchange' {
             $server.Respond['add_order'] = 'RateLimited'
         }
 
+        AfterAll {
+            $server.Respond['add_order'] = $null
+        }
+
         It 'throws with the exchange code as ErrorId under -ErrorAction Stop' {
-            { Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction Stop } |
+            { Send-QfexMessage -Type add_order -Params $order -Wait -MaxRetries 0 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'RateLimited*'
+        }
+
+        It 'retries RateLimited -MaxRetries times before writing the error' {
+            $server.ClearReceived()
+            { Send-QfexMessage -Type add_order -Params $order -Wait -MaxRetries 2 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'RateLimited*'
+            @($server.Received | Where-Object Type -eq 'add_order').Count | Should -Be 3
         }
 
         It 'can be caught as [Qfex.QfexRateLimitedException]' {
             $caught = $null
             try {
-                Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction Stop
+                Send-QfexMessage -Type add_order -Params $order -Wait -MaxRetries 0 -ErrorAction Stop
             }
             catch [Qfex.QfexRateLimitedException] {
                 $caught = $_
@@ -97,10 +109,39 @@ Describe 'Orders against the fake exchange' {
 
         It 'writes a non-terminating error by default' {
             $err = $null
-            Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction SilentlyContinue -ErrorVariable err
+            Send-QfexMessage -Type add_order -Params $order -Wait -MaxRetries 0 -ErrorAction SilentlyContinue -ErrorVariable err
             @($err).Count | Should -Be 1
             $err[0].Exception | Should -BeOfType Qfex.QfexRateLimitedException
         }
+    }
+}
+
+Describe 'Sessions against the fake exchange' {
+    BeforeAll {
+        $server = Start-QfexTestServer
+    }
+
+    AfterAll {
+        Get-QfexSession | Disconnect-Qfex
+        Stop-QfexTestServer -Server $server
+    }
+
+    It 'subscribes to order_responses by itself when -Wait needs it' {
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+        $frame = Send-QfexMessage -Session $session -Type add_order -Params $order -Wait
+        $frame.Data.order_response.status | Should -Be 'ACK'
+        $session.Subscriptions | Should -Contain 'order_responses'
+    }
+
+    It 'reconnects after a drop and says so with a qfex.reconnected frame' {
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -Subscribe order_responses
+        $null = Receive-QfexFrame -Session $session -Type subscribed -Count 1 -TimeoutSec 5
+        $server.DropConnections()
+        $notice = Receive-QfexFrame -Session $session -Type qfex.reconnected -Count 1 -TimeoutSec 10
+        $notice.Type | Should -Be 'qfex.reconnected'
+        $notice.Data.subscriptions | Should -Contain 'order_responses'
+        $session.Reconnects | Should -Be 1
+        $session.State.ToString() | Should -Be 'Open'
     }
 }
 
@@ -154,10 +195,15 @@ Describe 'Disconnect-Qfex' {
         $session.State.ToString() | Should -Be 'Closed'
     }
 
-    It 'is idempotent' {
+    It 'is idempotent for a session object' {
         $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
         Disconnect-Qfex -Session $session
         { Disconnect-Qfex -Session $session -ErrorAction Stop } | Should -Not -Throw
         $session.State.ToString() | Should -Be 'Closed'
+    }
+
+    It 'does nothing, without error, when no session is open' {
+        Get-QfexSession | Disconnect-Qfex
+        { Disconnect-Qfex -ErrorAction Stop } | Should -Not -Throw
     }
 }
