@@ -1,0 +1,97 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+
+namespace Qfex.Benchmarks
+{
+    internal enum Verdict
+    {
+        Baseline,
+        Info,
+        Pass,
+        Miss,
+        Failed,
+    }
+
+    /// <summary>One line of the table.</summary>
+    internal sealed class Row
+    {
+        internal string Id { get; init; } = "";
+        internal string Name { get; init; } = "";
+        internal double? Value { get; init; }
+        internal string Unit { get; init; } = "";
+        /// <summary>The figure over the raw baseline's figure (same unit, same run).</summary>
+        internal double? VsRaw { get; init; }
+        internal string Target { get; init; } = "";
+        /// <summary>The number the target is checked against, as text ("0.42x", "38.1 MB, 0 lost").</summary>
+        internal string Check { get; init; } = "";
+        internal Verdict Verdict { get; init; }
+        internal string Detail { get; init; } = "";
+        internal string ValueFormat { get; init; } = "N0";
+    }
+
+    internal sealed class Report
+    {
+        private readonly List<Row> _rows = new List<Row>();
+        private readonly List<string> _notes = new List<string>();
+
+        internal void Add(Row row)
+        {
+            _rows.Add(row);
+            Console.Error.WriteLine($"  [{row.Id}] {row.Name}: {Format(row.Value, row.ValueFormat)} {row.Unit} {(row.Verdict == Verdict.Pass || row.Verdict == Verdict.Miss ? row.Verdict.ToString().ToUpperInvariant() : "")}");
+            if (row.Detail.Length > 0) Console.Error.WriteLine("       " + row.Detail);
+        }
+
+        internal void Failed(string id, string name, Exception e) =>
+            Add(new Row { Id = id, Name = name, Verdict = Verdict.Failed, Detail = "FAILED: " + e.GetType().Name + ": " + e.Message + (Environment.GetEnvironmentVariable("QFEX_BENCH_TRACE") == "1" ? "\n" + e : "") });
+
+        internal void Note(string note) => _notes.Add(note);
+
+        internal IReadOnlyList<Row> Rows => _rows;
+
+        internal string Render(string header)
+        {
+            string[] titles = { "#", "Measurement", "Value", "Unit", "x raw", "Target", "Check", "Result" };
+            var cells = _rows.Select(r => new[]
+            {
+                r.Id,
+                r.Name,
+                Format(r.Value, r.ValueFormat),
+                r.Unit,
+                r.VsRaw.HasValue ? r.VsRaw.Value.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-",
+                r.Target.Length == 0 ? "-" : r.Target,
+                r.Check.Length == 0 ? "-" : r.Check,
+                r.Verdict switch
+                {
+                    Verdict.Baseline => "baseline",
+                    Verdict.Info => "info",
+                    Verdict.Pass => "PASS",
+                    Verdict.Miss => "MISS",
+                    _ => "FAILED",
+                },
+            }).ToList();
+            int[] widths = titles.Select((t, i) => Math.Max(t.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
+            bool[] right = { false, false, true, false, true, false, true, false };
+
+            var sb = new StringBuilder();
+            sb.AppendLine(header);
+            sb.AppendLine(Line(titles, widths, right));
+            sb.AppendLine(string.Join("  ", widths.Select(w => new string('-', w))).TrimEnd());
+            foreach (string[] c in cells) sb.AppendLine(Line(c, widths, right));
+            sb.AppendLine();
+            foreach (Row r in _rows.Where(r => r.Detail.Length > 0))
+                sb.AppendLine($"[{r.Id}] {r.Detail}");
+            if (_notes.Count > 0) sb.AppendLine();
+            foreach (string note in _notes) sb.AppendLine(note);
+            return sb.ToString();
+        }
+
+        private static string Line(string[] cells, int[] widths, bool[] right) =>
+            string.Join("  ", cells.Select((c, i) => right[i] ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
+
+        internal static string Format(double? value, string format) =>
+            value.HasValue ? value.Value.ToString(format, CultureInfo.InvariantCulture) : "-";
+    }
+}
