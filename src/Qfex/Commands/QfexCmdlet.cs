@@ -31,7 +31,17 @@ namespace Qfex.Commands
             }
         }
 
-        internal void Await(Task task) => Await(task.ContinueWith(t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default));
+        internal void Await(Task task)
+        {
+            try
+            {
+                task.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+        }
 
         internal void WriteQfexError(QfexException exception, object? target) => WriteError(ErrorRecords.For(exception, target));
 

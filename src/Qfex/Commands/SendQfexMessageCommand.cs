@@ -131,19 +131,28 @@ namespace Qfex.Commands
                 if (passThru) WriteObject(message.ToPSObject());
                 if (answer == null) return null;
 
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
+                // Block on the answer itself: no wrapper task, no thread-pool hop between the frame and us.
+                bool answered;
                 try
                 {
-                    return Await(answer.WaitAsync(timeout.Token));
+                    answered = answer.Wait(TimeoutSec * 1000, StopToken);
                 }
-                catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
+                catch (OperationCanceledException)
+                {
+                    throw new PipelineStoppedException();
+                }
+                catch (AggregateException e) when (e.InnerException is QfexException inner)
+                {
+                    throw inner;
+                }
+                if (!answered)
                 {
                     WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
                         $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again."),
                         message.ToPSObject());
                     return null;
                 }
+                return answer.Result;
             }
             catch (QfexException e)
             {

@@ -11,6 +11,7 @@ namespace Qfex
     {
         private QfexErrorAdvice(ErrorCodeInfo row, bool known, TimeSpan? retryAfter)
         {
+            Row = row;
             Code = row.Code;
             Known = known;
             Category = row.Category;
@@ -37,8 +38,22 @@ namespace Qfex
 
         public override string ToString() => $"{Code}: {Action}";
 
-        internal static QfexErrorAdvice From(ErrorCodeInfo row, string? serverMessage) =>
-            new QfexErrorAdvice(row, ErrorCodeTable.Find(row.Code) != null, RetryAfterHint.Parse(serverMessage));
+        internal static QfexErrorAdvice From(ErrorCodeInfo row, string? serverMessage)
+        {
+            // Advice is immutable and a flood of error frames repeats the same code and message:
+            // reuse it instead of parsing the hint again for every frame.
+            var key = (row.Code, serverMessage ?? string.Empty);
+            if (Cache.TryGetValue(key, out QfexErrorAdvice? cached) && ReferenceEquals(cached.Row, row)) return cached;
+            var advice = new QfexErrorAdvice(row, ErrorCodeTable.Find(row.Code) != null, RetryAfterHint.Parse(serverMessage));
+            if (Cache.Count > 1024) Cache.Clear();
+            Cache[key] = advice;
+            return advice;
+        }
+
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), QfexErrorAdvice> Cache =
+            new System.Collections.Concurrent.ConcurrentDictionary<(string, string), QfexErrorAdvice>();
+
+        private ErrorCodeInfo Row { get; }
 
         internal static QfexErrorAdvice ForCode(string code, string? serverMessage = null) =>
             From(ErrorCodeTable.Find(code) ?? ErrorCodeTable.Unknown(code), serverMessage);

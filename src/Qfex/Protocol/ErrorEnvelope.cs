@@ -9,18 +9,26 @@ namespace Qfex.Protocol
     /// </summary>
     internal sealed class ErrorEnvelope
     {
-        private ErrorEnvelope(string code, string? message, object? incoming)
+        private ErrorEnvelope(string code, string? message, object? incoming, string? incomingType)
         {
             Code = code;
             Message = message;
             Incoming = incoming;
+            IncomingType = incomingType;
         }
 
         internal string Code { get; }
         internal string? Message { get; }
 
-        /// <summary>The echoed request as a PowerShell object with secrets redacted, a string, or null.</summary>
+        /// <summary>
+        /// The echoed request as a PowerShell object with secrets redacted, a string, or null. Built in
+        /// the receive loop, while the pipeline thread writes the previous record: in a flood of error
+        /// frames the two halves of the work run on two cores.
+        /// </summary>
         internal object? Incoming { get; }
+
+        /// <summary>The echoed request's type, read without building the object.</summary>
+        internal string? IncomingType { get; }
 
         /// <summary>True when the root object is an error frame of either shape (whether or not it is well formed).</summary>
         internal static bool IsErrorShape(JsonElement root) =>
@@ -58,15 +66,25 @@ namespace Qfex.Protocol
                     : m.GetRawText();
 
             object? incoming = null;
-            if (body.TryGetProperty("incoming_message", out JsonElement i))
-                incoming = Redaction.Redact(PSJson.ToPSValue(i));
+            string? incomingType = null;
+            if (body.TryGetProperty("incoming_message", out JsonElement i) && i.ValueKind != JsonValueKind.Null)
+            {
+                // Secrets are masked while the object is built (an echoed auth request), no second walk.
+                incoming = PSJson.ToPSValue(i, redact: true);
+                if (incoming is string text) incoming = Redaction.RedactText(text);
+                incomingType = PSJson.GetString(i, "type");
+            }
 
             malformedReason = null;
-            return new ErrorEnvelope(PSJson.StringValue(codeElement), message, incoming);
+            return new ErrorEnvelope(PSJson.StringValue(codeElement), message, incoming, incomingType);
         }
 
         /// <summary>For New-QfexErrorRecord: an envelope built from parts.</summary>
-        internal static ErrorEnvelope Create(string code, string? message, object? incoming) =>
-            new ErrorEnvelope(code, message, Redaction.Redact(incoming));
+        internal static ErrorEnvelope Create(string code, string? message, object? incoming)
+        {
+            object? redacted = Redaction.Redact(incoming);
+            string? type = (redacted as System.Management.Automation.PSObject)?.Properties["type"]?.Value as string;
+            return new ErrorEnvelope(code, message, redacted, type);
+        }
     }
 }

@@ -19,33 +19,52 @@ namespace Qfex.Protocol
         internal static readonly JsonDocumentOptions DocumentOptions = new JsonDocumentOptions { MaxDepth = 64 };
 
         /// <summary>Parses JSON text; throws JsonException when it is not valid JSON.</summary>
-        internal static object? Parse(string json)
+        internal static object? Parse(string json, bool redact = false)
         {
             using JsonDocument doc = JsonDocument.Parse(json, DocumentOptions);
-            return ToPSValue(doc.RootElement);
+            return ToPSValue(doc.RootElement, redact);
         }
 
-        internal static object? ToPSValue(JsonElement element)
+        /// <summary>The PowerShell value of a JSON value; with <paramref name="redact"/>, secret-named keys hold "***" (see Redaction).</summary>
+        internal static object? ToPSValue(JsonElement element, bool redact = false)
         {
             switch (element.ValueKind)
             {
                 case JsonValueKind.Object:
                     var pso = new PSObject();
+                    // Names are checked here (SafeName, duplicates), so the engine's own checks, which
+                    // walk every adapter on each add, are skipped: most of the cost of a frame's Data.
+                    List<PSNoteProperty>? properties = null;
                     foreach (JsonProperty property in element.EnumerateObject())
                     {
                         string name = PropertyName(property);
+                        object? value = redact && Redaction.IsSecretName(name) && property.Value.ValueKind != JsonValueKind.Null
+                            ? Redaction.Mask
+                            : ToPSValue(property.Value, redact);
+                        if (redact && value is string text) value = Redaction.RedactText(text);
+                        var note = new PSNoteProperty(name, value);
+                        properties ??= new List<PSNoteProperty>();
                         // Duplicate keys (PowerShell names ignore case): the last one wins, as in most JSON readers.
-                        if (pso.Properties[name] is PSPropertyInfo existing)
-                            existing.Value = ToPSValue(property.Value);
-                        else
-                            pso.Properties.Add(new PSNoteProperty(name, ToPSValue(property.Value)));
+                        int at = IndexOf(properties, name);
+                        if (at >= 0) properties[at] = note;
+                        else properties.Add(note);
+                    }
+                    if (properties != null)
+                    {
+                        // One collection object: each read of PSObject.Properties builds a new one.
+                        PSMemberInfoCollection<PSPropertyInfo> members = pso.Properties;
+                        foreach (PSNoteProperty note in properties)
+                            members.Add(note, preValidated: true);
                     }
                     return pso;
                 case JsonValueKind.Array:
                     var items = new object?[element.GetArrayLength()];
                     int i = 0;
                     foreach (JsonElement item in element.EnumerateArray())
-                        items[i++] = ToPSValue(item);
+                    {
+                        object? value = ToPSValue(item, redact);
+                        items[i++] = redact && value is string text ? Redaction.RedactText(text) : value;
+                    }
                     return items;
                 case JsonValueKind.String:
                     return StringValue(element);
@@ -68,6 +87,13 @@ namespace Qfex.Protocol
             if (element.TryGetDecimal(out decimal d) && element.TryGetDouble(out double check) && FitsDecimal(d, check))
                 return d;
             return element.GetDouble();
+        }
+
+        private static int IndexOf(List<PSNoteProperty> properties, string name)
+        {
+            for (int i = 0; i < properties.Count; i++)
+                if (string.Equals(properties[i].Name, name, StringComparison.OrdinalIgnoreCase)) return i;
+            return -1;
         }
 
         private static bool FitsDecimal(decimal d, double value)

@@ -37,7 +37,8 @@ namespace Qfex.Protocol
         /// <summary>Masks "secret": "value" pairs in text such as an echo the server could not parse.</summary>
         internal static string RedactText(string text)
         {
-            if (text.Length == 0 || !SecretNameList.Any(n => text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0))
+            // Only JSON-looking text can hold a "name": "value" pair; most values are plain words.
+            if (text.IndexOf('"') < 0 || !SecretNameList.Any(n => text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0))
                 return text;
             try
             {

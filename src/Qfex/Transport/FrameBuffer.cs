@@ -10,13 +10,17 @@ namespace Qfex.Transport
     /// (so the socket stops being read and TCP pushes back on the server) instead of dropping.
     /// Consumers take the oldest frame, or the oldest of some types (the rest keep their order), and
     /// wait for arrivals with a token of their own: cancelling a wait never touches the socket.
+    /// A growable ring of slots; a frame taken from the middle leaves an empty slot that the head skips.
     /// </summary>
     internal sealed class FrameBuffer
     {
         private readonly object _gate = new object();
-        private readonly LinkedList<QfexFrame> _frames = new LinkedList<QfexFrame>();
-        private readonly SemaphoreSlim _room;
+        private QfexFrame?[] _slots = new QfexFrame?[256];
+        private int _head;       // index of the oldest slot in use
+        private int _span;       // slots from head to tail, holes included
+        private int _count;      // frames actually held
         private TaskCompletionSource<bool> _changed = NewSignal();
+        private TaskCompletionSource<bool>? _room;
         private bool _completed;
         private bool _watched;
         private int _timesFull;
@@ -25,14 +29,13 @@ namespace Qfex.Transport
         {
             if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
             Capacity = capacity;
-            _room = new SemaphoreSlim(capacity, capacity);
         }
 
         internal int Capacity { get; }
 
         internal int Count
         {
-            get { lock (_gate) return _frames.Count; }
+            get { lock (_gate) return _count; }
         }
 
         /// <summary>True while the producer waits for room (the socket is not being read).</summary>
@@ -47,21 +50,29 @@ namespace Qfex.Transport
             get { lock (_gate) return _completed; }
         }
 
-        /// <summary>Waits for room, then appends. Only the session's receive loop calls this.</summary>
-        internal async Task AddAsync(QfexFrame frame)
+        /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
+        internal Task WaitForRoomAsync()
         {
-            if (!_room.Wait(0))
+            lock (_gate)
             {
-                // Full: the receive loop parks here, so the socket is not read and TCP pushes back.
+                if (_count < Capacity) return Task.CompletedTask;
+                _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 Interlocked.Increment(ref _timesFull);
                 IsFull = true;
-                await _room.WaitAsync().ConfigureAwait(false);
-                IsFull = false;
+                return _room.Task;
             }
+        }
+
+        /// <summary>Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).</summary>
+        internal void Add(QfexFrame frame)
+        {
             TaskCompletionSource<bool>? signal = null;
             lock (_gate)
             {
-                _frames.AddLast(frame);
+                if (_span == _slots.Length) Grow();
+                _slots[(_head + _span) % _slots.Length] = frame;
+                _span++;
+                _count++;
                 // A new signal only when someone waits on the current one: no allocation per frame in a flood.
                 if (_watched)
                 {
@@ -88,21 +99,37 @@ namespace Qfex.Transport
         /// <summary>Takes the oldest frame whose type is in <paramref name="types"/> (null: any).</summary>
         internal bool TryTake(ISet<string>? types, out QfexFrame? frame)
         {
+            TaskCompletionSource<bool>? room = null;
             lock (_gate)
             {
-                for (LinkedListNode<QfexFrame>? node = _frames.First; node != null; node = node.Next)
+                frame = null;
+                for (int i = 0; i < _span; i++)
                 {
-                    if (types == null || types.Contains(node.Value.Type))
-                    {
-                        _frames.Remove(node);
-                        frame = node.Value;
-                        _room.Release();
-                        return true;
-                    }
+                    int at = (_head + i) % _slots.Length;
+                    QfexFrame? candidate = _slots[at];
+                    if (candidate == null || (types != null && !types.Contains(candidate.Type))) continue;
+                    _slots[at] = null;
+                    frame = candidate;
+                    _count--;
+                    break;
+                }
+                if (frame == null) return false;
+
+                // Let the head pass the holes left by filtered takes.
+                while (_span > 0 && _slots[_head] == null)
+                {
+                    _head = (_head + 1) % _slots.Length;
+                    _span--;
+                }
+                if (_room != null && _count < Capacity)
+                {
+                    room = _room;
+                    _room = null;
+                    IsFull = false;
                 }
             }
-            frame = null;
-            return false;
+            room?.TrySetResult(true);
+            return true;
         }
 
         /// <summary>A task that completes at the next arrival or at completion.</summary>
@@ -114,6 +141,14 @@ namespace Qfex.Transport
                 _watched = true;
                 return _changed.Task;
             }
+        }
+
+        private void Grow()
+        {
+            var bigger = new QfexFrame?[_slots.Length * 2];
+            for (int i = 0; i < _span; i++) bigger[i] = _slots[(_head + i) % _slots.Length];
+            _slots = bigger;
+            _head = 0;
         }
 
         private static TaskCompletionSource<bool> NewSignal() =>

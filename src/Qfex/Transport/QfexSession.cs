@@ -42,7 +42,7 @@ namespace Qfex
         private readonly SemaphoreSlim _sendLock = new SemaphoreSlim(1, 1);
         // Serialises sequence numbering with buffering, so frames from a new socket's loop and the
         // reconnect notice never overtake each other. Uncontended in the steady state.
-        private readonly SemaphoreSlim _deliverLock = new SemaphoreSlim(1, 1);
+        private readonly object _deliverGate = new object();
         private readonly object _gate = new object();
         private readonly List<InternalWaiter> _waiters = new List<InternalWaiter>();
         private readonly List<AnswerWaiter> _answerWaiters = new List<AnswerWaiter>();
@@ -509,11 +509,12 @@ namespace Qfex
         {
             if (_waiterCount > 0 && TryClaim(content)) return;
 
-            await _deliverLock.WaitAsync().ConfigureAwait(false);
-            try
+            // Room first (the loop parks here when the buffer is full), then number and store in one step.
+            Task room = Buffer.WaitForRoomAsync();
+            if (!room.IsCompleted) await room.ConfigureAwait(false);
+            lock (_deliverGate)
             {
-                long sequence = Interlocked.Increment(ref _sequence);
-                var frame = new QfexFrame(sequence, content.Type, content.Raw, receivedAt, Id)
+                var frame = new QfexFrame(Interlocked.Increment(ref _sequence), content.Type, content.Raw, receivedAt, Id)
                 {
                     Error = content.Error,
                     MalformedReason = content.MalformedReason,
@@ -521,11 +522,7 @@ namespace Qfex
                 };
                 TrackSubscription(frame);
                 if (_answerWaiterCount > 0 && TryAnswer(frame)) return;
-                await Buffer.AddAsync(frame).ConfigureAwait(false);
-            }
-            finally
-            {
-                _deliverLock.Release();
+                Buffer.Add(frame);
             }
         }
 
@@ -729,7 +726,7 @@ namespace Qfex
 
         private static bool IsProbeAnswer(FrameContent frame) =>
             frame.Type == "user_leverage_response"
-            || (frame.Error?.Incoming is System.Management.Automation.PSObject echo && echo.Properties["type"]?.Value as string == "get_user_leverage");
+            || frame.Error?.IncomingType == "get_user_leverage";
 
         /// <summary>Closes cleanly: sends a close frame, waits for the server's, aborts after the timeout. No reconnect follows.</summary>
         internal async Task CloseAsync(string reason, TimeSpan timeout)
@@ -829,8 +826,9 @@ namespace Qfex
 
             internal Func<QfexFrame, bool> Match { get; }
 
-            internal TaskCompletionSource<QfexFrame> Completion { get; } =
-                new TaskCompletionSource<QfexFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed outside every lock but the delivery one; the only waiter is a pipeline thread
+            // blocked in Task.Wait, whose continuation just sets an event: no thread-pool hop needed.
+            internal TaskCompletionSource<QfexFrame> Completion { get; } = new TaskCompletionSource<QfexFrame>();
         }
     }
 }
