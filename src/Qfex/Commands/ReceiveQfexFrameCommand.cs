@@ -59,11 +59,15 @@ namespace Qfex.Commands
             ISet<string>? types = Type == null ? null : new HashSet<string>(Type, StringComparer.Ordinal);
             var buffer = session.Buffer;
 
+            var batch = new List<QfexFrame>(Batch);
             if (!hasCount && !hasTimeout && !Continuous)
             {
                 // What is buffered now, no waiting; bounded so a flood cannot keep this call going.
-                for (int pending = buffer.Count; pending > 0 && buffer.TryTake(types, out QfexFrame? frame); pending--)
-                    Output(frame!);
+                for (int pending = buffer.Count; pending > 0 && buffer.TryTakeMany(types, Math.Min(pending, Batch), batch) > 0; batch.Clear())
+                {
+                    pending -= batch.Count;
+                    Output(batch);
+                }
                 return;
             }
 
@@ -73,10 +77,11 @@ namespace Qfex.Commands
             int got = 0;
             while (got < wanted)
             {
-                if (TryTake(buffer, types, out QfexFrame? frame, out Task? signal))
+                batch.Clear();
+                if (TryTake(buffer, types, Math.Min(Batch, wanted - got), batch, out Task? signal))
                 {
-                    Output(frame!);
-                    got++;
+                    Output(batch);
+                    got += batch.Count;
                     // -TimeoutSec without -Count: once something arrived, return what is buffered and stop.
                     if (!hasCount && !Continuous && hasTimeout && buffer.Count == 0) return;
                     continue;
@@ -114,24 +119,50 @@ namespace Qfex.Commands
             }
         }
 
-        /// <summary>Takes a frame, or returns the signal to wait on; checked twice so no arrival is missed.</summary>
-        private static bool TryTake(Transport.FrameBuffer buffer, ISet<string>? types, out QfexFrame? frame, out Task? signal)
+        /// <summary>Frames taken from the buffer under one lock, and written with one call where possible.</summary>
+        private const int Batch = 256;
+
+        private readonly List<object> _objects = new List<object>(Batch);
+
+        /// <summary>Takes frames, or returns the signal to wait on; checked twice so no arrival is missed.</summary>
+        private static bool TryTake(Transport.FrameBuffer buffer, ISet<string>? types, int max, List<QfexFrame> into, out Task? signal)
         {
             signal = null;
-            if (buffer.TryTake(types, out frame)) return true;
+            if (buffer.TryTakeMany(types, max, into) > 0) return true;
+            // In a stream the next frame is usually microseconds away: spin briefly before parking the
+            // thread, which costs a wake-up (several microseconds) per frame when the reader keeps up.
+            var spin = new SpinWait();
+            for (int i = 0; i < 10 && !buffer.IsCompleted; i++)
+            {
+                spin.SpinOnce();
+                if (buffer.TryTakeMany(types, max, into) > 0) return true;
+            }
             signal = buffer.WhenChanged();
-            return buffer.TryTake(types, out frame);
+            return buffer.TryTakeMany(types, max, into) > 0;
         }
 
-        private void Output(QfexFrame frame)
+        /// <summary>Writes frames in order: runs of normal frames in one WriteObject, error frames as ErrorRecords between them.</summary>
+        private void Output(List<QfexFrame> frames)
         {
-            ErrorRecord? error = ErrorRecords.ForFrame(frame);
-            if (error != null)
+            foreach (QfexFrame frame in frames)
+            {
+                ErrorRecord? error = ErrorRecords.ForFrame(frame);
+                if (error == null)
+                {
+                    _objects.Add(Raw ? frame.Raw : frame);
+                    continue;
+                }
+                Flush();
                 WriteError(error);
-            else if (Raw)
-                WriteObject(frame.Raw);
-            else
-                WriteObject(frame);
+            }
+            Flush();
+        }
+
+        private void Flush()
+        {
+            if (_objects.Count == 0) return;
+            WriteObject(_objects, enumerateCollection: true);
+            _objects.Clear();
         }
     }
 }

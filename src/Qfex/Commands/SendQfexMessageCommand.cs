@@ -224,7 +224,7 @@ namespace Qfex.Commands
         {
             try
             {
-                using JsonDocument doc = JsonDocument.Parse(frame.Raw);
+                using JsonDocument doc = JsonDocument.Parse(frame.Utf8);
                 return doc.RootElement.TryGetProperty("order_response", out JsonElement order) ? PSJson.GetString(order, "status") : null;
             }
             catch (JsonException)

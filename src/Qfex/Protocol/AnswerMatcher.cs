@@ -33,7 +33,7 @@ namespace Qfex.Protocol
             if (frame.IsMalformed) return false;
             try
             {
-                using JsonDocument doc = JsonDocument.Parse(frame.Raw);
+                using JsonDocument doc = JsonDocument.Parse(frame.Utf8);
                 JsonElement root = doc.RootElement;
                 if (frame.IsError)
                 {

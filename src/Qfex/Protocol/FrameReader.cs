@@ -5,25 +5,46 @@ using System.Text.Json;
 
 namespace Qfex.Protocol
 {
-    /// <summary>What one received WebSocket message holds, before it gets a sequence number.</summary>
+    /// <summary>
+    /// What one received WebSocket message holds, before it gets a sequence number. The text is kept as
+    /// the UTF-8 bytes received (half the memory of a string, no transcoding in the receive loop) or,
+    /// for frames the module makes itself, as a string.
+    /// </summary>
     internal readonly struct FrameContent
     {
         internal FrameContent(string type, string raw, ErrorEnvelope? error, string? malformedReason, string? malformedErrorId = null)
+            : this(type, null, raw, error, malformedReason, malformedErrorId) { }
+
+        internal FrameContent(string type, byte[]? utf8, string? text, ErrorEnvelope? error, string? malformedReason, string? malformedErrorId = null)
         {
             Type = type;
-            Raw = raw;
+            Utf8 = utf8;
+            Text = text;
             Error = error;
             MalformedReason = malformedReason;
             MalformedErrorId = malformedReason == null ? null : malformedErrorId ?? Qfex.Errors.ErrorIds.MalformedFrame;
         }
 
         internal string Type { get; }
-        internal string Raw { get; }
+        internal byte[]? Utf8 { get; }
+        internal string? Text { get; }
+
+        /// <summary>The frame's text (decoded on demand when it was kept as bytes).</summary>
+        internal string Raw => Text ?? (Utf8 == null ? string.Empty : Encoding.UTF8.GetString(Utf8));
+
         internal ErrorEnvelope? Error { get; }
         internal string? MalformedReason { get; }
 
         /// <summary>QfexMalformedFrame, or QfexFrameTooLarge for a frame over the session's maximum.</summary>
         internal string? MalformedErrorId { get; }
+
+        internal QfexFrame ToFrame(long sequence, DateTime receivedAt, int sessionId) =>
+            new QfexFrame(sequence, Type, Utf8, Text, receivedAt, sessionId)
+            {
+                Error = Error,
+                MalformedReason = MalformedReason,
+                MalformedErrorId = MalformedErrorId,
+            };
     }
 
     /// <summary>
@@ -43,23 +64,21 @@ namespace Qfex.Protocol
 
         internal static void ReadText(ReadOnlySpan<byte> utf8, List<FrameContent> into)
         {
-            string raw;
-            try
-            {
-                raw = Decode(StrictUtf8, utf8);
-            }
-            catch (DecoderFallbackException)
+            // Validated without allocating (the WebSocket layer has usually checked already).
+            if (!IsValidUtf8(utf8))
             {
                 into.Add(Malformed(Decode(LenientUtf8, utf8), "The frame is not valid UTF-8 text."));
                 return;
             }
 
+            // The loop's buffer is reused for the next message: the frame keeps its own copy.
+            byte[] bytes = utf8.ToArray();
             try
             {
-                var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
+                var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
                 if (!reader.Read())
                 {
-                    into.Add(Malformed(raw, "The frame is empty."));
+                    into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is empty."));
                     return;
                 }
 
@@ -68,54 +87,73 @@ namespace Qfex.Protocol
                     ScanObject(ref reader, out string? firstKey, out string? typeValue, out bool hasErr);
                     if (reader.Read())
                     {
-                        into.Add(Malformed(raw, "The frame has text after its JSON value."));
+                        into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame has text after its JSON value."));
                         return;
                     }
 
                     if (hasErr || ErrorEnvelope.IsFlatErrorType(typeValue))
                     {
-                        using JsonDocument doc = JsonDocument.Parse(raw, PSJson.DocumentOptions);
-                        into.Add(FromElement(doc.RootElement, raw));
+                        using JsonDocument doc = JsonDocument.Parse(bytes, PSJson.DocumentOptions);
+                        into.Add(FromElement(doc.RootElement, bytes, null));
                         return;
                     }
-                    into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", raw, null, null));
+                    into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", bytes, null, null, null));
                     return;
                 }
 
                 if (reader.TokenType == JsonTokenType.StartArray)
                 {
-                    using JsonDocument doc = JsonDocument.Parse(raw, PSJson.DocumentOptions);
+                    using JsonDocument doc = JsonDocument.Parse(bytes, PSJson.DocumentOptions);
                     int before = into.Count;
                     foreach (JsonElement item in doc.RootElement.EnumerateArray())
                     {
                         if (item.ValueKind != JsonValueKind.Object)
                         {
                             into.RemoveRange(before, into.Count - before);
-                            into.Add(Malformed(raw, "The frame is an array whose items are not all JSON objects."));
+                            into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is an array whose items are not all JSON objects."));
                             return;
                         }
-                        into.Add(FromElement(item, item.GetRawText()));
+                        into.Add(FromElement(item, null, item.GetRawText()));
                     }
                     if (into.Count == before)
-                        into.Add(Malformed(raw, "The frame is an empty array."));
+                        into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is an empty array."));
                     return;
                 }
 
-                into.Add(Malformed(raw, "The frame is JSON but not an object."));
+                into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is JSON but not an object."));
             }
             catch (JsonException e)
             {
-                into.Add(Malformed(raw, "The frame is not valid JSON: " + e.Message));
+                into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is not valid JSON: " + e.Message));
             }
             catch (ArgumentException e)
             {
-                into.Add(Malformed(raw, "The frame is not valid JSON: " + e.Message));
+                into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is not valid JSON: " + e.Message));
             }
             catch (Exception e) when (!(e is OutOfMemoryException))
             {
                 // Whatever a frame holds, reading it must not end the session: it becomes an error record.
-                into.Add(Malformed(raw, "The frame could not be read: " + e.Message));
+                into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame could not be read: " + e.Message));
             }
+        }
+
+        private static bool IsValidUtf8(ReadOnlySpan<byte> utf8)
+        {
+            try
+            {
+                GetCharCount(StrictUtf8, utf8);
+                return true;
+            }
+            catch (DecoderFallbackException)
+            {
+                return false;
+            }
+        }
+
+        private static unsafe int GetCharCount(Encoding encoding, ReadOnlySpan<byte> bytes)
+        {
+            if (bytes.IsEmpty) return 0;
+            fixed (byte* p = bytes) return encoding.GetCharCount(p, bytes.Length);
         }
 
         internal static FrameContent ReadBinary(ReadOnlySpan<byte> bytes) =>
@@ -159,12 +197,15 @@ namespace Qfex.Protocol
             }
         }
 
-        private static FrameContent FromElement(JsonElement element, string raw)
+        /// <summary>A frame from one parsed object; its text is <paramref name="utf8"/> or <paramref name="text"/>.</summary>
+        private static FrameContent FromElement(JsonElement element, byte[]? utf8, string? text)
         {
             if (ErrorEnvelope.IsErrorShape(element))
             {
                 ErrorEnvelope? envelope = ErrorEnvelope.TryRead(element, out string? reason);
-                return envelope != null ? new FrameContent(ErrorType, raw, envelope, null) : Malformed(raw, reason!);
+                return envelope != null
+                    ? new FrameContent(ErrorType, utf8, text, envelope, null)
+                    : Malformed(text ?? Decode(LenientUtf8, utf8), reason!);
             }
 
             string? type = PSJson.GetString(element, "type");
@@ -174,7 +215,7 @@ namespace Qfex.Protocol
                     type = TryName(property);
                     break;
                 }
-            return new FrameContent(type ?? "empty", raw, null, null);
+            return new FrameContent(type ?? "empty", utf8, text, null, null);
         }
 
         private static string TryName(JsonProperty property)
@@ -190,6 +231,8 @@ namespace Qfex.Protocol
         }
 
         private static FrameContent Malformed(string raw, string reason) => new FrameContent(MalformedType, raw, null, reason);
+
+        private static string Decode(Encoding encoding, byte[]? bytes) => bytes == null ? string.Empty : encoding.GetString(bytes);
 
         private static unsafe string Decode(Encoding encoding, ReadOnlySpan<byte> bytes)
         {

@@ -25,6 +25,12 @@ namespace Qfex.Protocol
             return ToPSValue(doc.RootElement, redact);
         }
 
+        internal static object? Parse(ReadOnlyMemory<byte> utf8)
+        {
+            using JsonDocument doc = JsonDocument.Parse(utf8, DocumentOptions);
+            return ToPSValue(doc.RootElement);
+        }
+
         /// <summary>The PowerShell value of a JSON value; with <paramref name="redact"/>, secret-named keys hold "***" (see Redaction).</summary>
         internal static object? ToPSValue(JsonElement element, bool redact = false)
         {

@@ -10,11 +10,19 @@ namespace Qfex
         private static readonly object NotParsed = new object();
         private object? _data = NotParsed;
 
+        private byte[]? _utf8;
+        private string? _raw;
+
         internal QfexFrame(long sequence, string type, string raw, DateTime receivedAt, int sessionId)
+            : this(sequence, type, null, raw, receivedAt, sessionId) { }
+
+        /// <summary>A frame whose text is kept as received UTF-8 (decoded on first use) or as a string.</summary>
+        internal QfexFrame(long sequence, string type, byte[]? utf8, string? raw, DateTime receivedAt, int sessionId)
         {
             Sequence = sequence;
             Type = type;
-            Raw = raw;
+            _utf8 = utf8;
+            _raw = raw;
             ReceivedAt = receivedAt;
             SessionId = sessionId;
         }
@@ -35,7 +43,7 @@ namespace Qfex
                 if (ReferenceEquals(data, NotParsed))
                 {
                     // Two threads may parse at once; the first result wins so every caller sees one object.
-                    object? parsed = IsMalformed ? null : Qfex.Protocol.PSJson.Parse(Raw);
+                    object? parsed = IsMalformed ? null : Qfex.Protocol.PSJson.Parse(Utf8);
                     object? previous = Interlocked.CompareExchange(ref _data, parsed, NotParsed);
                     data = ReferenceEquals(previous, NotParsed) ? parsed : previous;
                 }
@@ -44,7 +52,10 @@ namespace Qfex
         }
 
         /// <summary>The frame's text as received.</summary>
-        public string Raw { get; }
+        public string Raw => _raw ??= _utf8 == null ? string.Empty : System.Text.Encoding.UTF8.GetString(_utf8);
+
+        /// <summary>The frame's UTF-8 text, for parsing without a string in between.</summary>
+        internal ReadOnlyMemory<byte> Utf8 => _utf8 ??= System.Text.Encoding.UTF8.GetBytes(_raw ?? string.Empty);
 
         /// <summary>When the frame arrived (UTC).</summary>
         public DateTime ReceivedAt { get; }

@@ -6,7 +6,7 @@ namespace Qfex.Protocol
     /// <summary>Reads the channels out of a (un)subscribe acknowledgement, in the trade or market-data shape.</summary>
     internal static class SubscriptionAck
     {
-        internal static IEnumerable<string> Channels(string raw, string type)
+        internal static IEnumerable<string> Channels(System.ReadOnlyMemory<byte> raw, string type)
         {
             var channels = new List<string>();
             try

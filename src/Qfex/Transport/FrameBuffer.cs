@@ -99,21 +99,30 @@ namespace Qfex.Transport
         /// <summary>Takes the oldest frame whose type is in <paramref name="types"/> (null: any).</summary>
         internal bool TryTake(ISet<string>? types, out QfexFrame? frame)
         {
+            var one = new List<QfexFrame>(1);
+            bool took = TryTakeMany(types, 1, one) > 0;
+            frame = took ? one[0] : null;
+            return took;
+        }
+
+        /// <summary>Takes up to <paramref name="max"/> of the oldest frames whose type is in <paramref name="types"/>, in order, under one lock.</summary>
+        internal int TryTakeMany(ISet<string>? types, int max, List<QfexFrame> into)
+        {
             TaskCompletionSource<bool>? room = null;
+            int taken = 0;
             lock (_gate)
             {
-                frame = null;
-                for (int i = 0; i < _span; i++)
+                for (int i = 0; i < _span && taken < max; i++)
                 {
                     int at = (_head + i) % _slots.Length;
                     QfexFrame? candidate = _slots[at];
                     if (candidate == null || (types != null && !types.Contains(candidate.Type))) continue;
                     _slots[at] = null;
-                    frame = candidate;
+                    into.Add(candidate);
+                    taken++;
                     _count--;
-                    break;
                 }
-                if (frame == null) return false;
+                if (taken == 0) return 0;
 
                 // Let the head pass the holes left by filtered takes.
                 while (_span > 0 && _slots[_head] == null)
@@ -129,7 +138,7 @@ namespace Qfex.Transport
                 }
             }
             room?.TrySetResult(true);
-            return true;
+            return taken;
         }
 
         /// <summary>A task that completes at the next arrival or at completion.</summary>

@@ -514,12 +514,7 @@ namespace Qfex
             if (!room.IsCompleted) await room.ConfigureAwait(false);
             lock (_deliverGate)
             {
-                var frame = new QfexFrame(Interlocked.Increment(ref _sequence), content.Type, content.Raw, receivedAt, Id)
-                {
-                    Error = content.Error,
-                    MalformedReason = content.MalformedReason,
-                    MalformedErrorId = content.MalformedErrorId,
-                };
+                QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
                 TrackSubscription(frame);
                 if (_answerWaiterCount > 0 && TryAnswer(frame)) return;
                 Buffer.Add(frame);
@@ -561,7 +556,7 @@ namespace Qfex
         {
             bool subscribed = frame.Type == "subscribed";
             if (!subscribed && frame.Type != "unsubscribed") return;
-            foreach (string channel in SubscriptionAck.Channels(frame.Raw, frame.Type))
+            foreach (string channel in SubscriptionAck.Channels(frame.Utf8, frame.Type))
                 lock (_gate)
                 {
                     if (subscribed) _subscriptions.Add(channel);
