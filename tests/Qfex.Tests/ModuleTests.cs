@@ -56,5 +56,34 @@ namespace Qfex.Tests
             // Pinned to 8.0.x: PowerShell 7.4 ships that assembly version and cannot load a higher one.
             Assert.Equal(new Version(8, 0, 0, 0), System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(dir, "System.Text.Json.dll")).Version);
         }
+    
+        [Theory]
+        [InlineData("Send-QfexMessage -Type add_", "add_order", "add_twap")]
+        [InlineData("Send-QfexMessage -Type get_user_", "get_user_orders", "get_user_trades")]
+        [InlineData("Get-QfexErrorAdvice -Code Rate", "RateLimited", null)]
+        [InlineData("Get-QfexErrorAdvice FAILED_", "FAILED_MARGIN_CHECK", null)]
+        [InlineData("New-QfexErrorRecord -Code Kyc", "KycRequired", null)]
+        [InlineData("Connect-Qfex -Subscribe order_", "order_responses", null)]
+        [InlineData("Connect-Qfex -Endpoint Mar", "MarketData", null)]
+        [InlineData("Connect-Qfex -Environment U", "Uat", null)]
+        public void TabCompletionOffersTheCatalogAndTheCodeTable(string line, string expected, string? alsoExpected)
+        {
+            using var ps = new PowerShellHost();
+            var result = ps.Run("[System.Management.Automation.CommandCompletion]::CompleteInput($args[0], $args[0].Length, $null).CompletionMatches | ForEach-Object { $_.CompletionText }", line).ThrowOnError();
+            var offered = result.Output.Select(o => o.ToString()!.Trim('\'')).ToArray();
+            Assert.Contains(expected, offered);
+            if (alsoExpected != null) Assert.Contains(alsoExpected, offered);
+        }
+
+        [Fact]
+        public void GetHelpAnswersForCmdletsAndTheAboutTopic()
+        {
+            using var ps = new PowerShellHost();
+            var result = ps.Run(@"
+                (Get-Help Send-QfexMessage).Syntax | ForEach-Object { $_.syntaxItem.Count }
+                (Get-Help about_Qfex | ForEach-Object { $_.ToString() }) -join ''").ThrowOnError();
+            Assert.True(Convert.ToInt32(result.Value(0)) >= 2);
+            Assert.Contains("RateLimited", result.Output[1].ToString());
+        }
     }
 }

@@ -320,6 +320,41 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void EightRunspacesOnOneSessionAndEightOnTheirOwnSendAndReceiveAtOnce()
+        {
+            const int Requests = 20;
+            QfexSession shared = Connect("-MessagesPerSecond 0");
+            // Dedicated threads, as pwsh gives each runspace: the thread pool stays free for the sockets.
+            var results = Enumerable.Range(0, 16).Select(i => Task.Factory.StartNew(() =>
+            {
+                using var ps = new PowerShellHost();
+                bool own = i >= 8;
+                // Each sends queries and waits for their answers, then reads what else is buffered.
+                var r = ps.Run(@"
+                    param($shared, $server, $own, $n)
+                    $session = if ($own) { Connect-Qfex -Uri $server.Uri -Credential $server.Credential -MessagesPerSecond 0 } else { $shared }
+                    $answers = 0
+                    for ($k = 0; $k -lt $n; $k++) {
+                        $f = Send-QfexMessage -Session $session -Type get_user_trades -Params @{ limit = $k + 1 } -Wait
+                        if ($f.Type -eq 'user_trades_response') { $answers++ }
+                    }
+                    $answers
+                    $session.Id
+                    if ($own) { $session.FramesReceived; Disconnect-Qfex -Session $session }", shared, _server, own, Requests).ThrowOnError();
+                return (Answers: Convert.ToInt32(r.Value(0)), Session: Convert.ToInt32(r.Value(1)), Frames: own ? Convert.ToInt64(r.Value(2)) : -1);
+            }, TaskCreationOptions.LongRunning)).ToArray().Select(t => t.GetAwaiter().GetResult()).ToArray();
+
+            Assert.All(results, r => Assert.Equal(Requests, r.Answers));
+            // Own sessions: every frame they received was an answer, numbered 1..Requests without a gap.
+            Assert.All(results.Where(r => r.Frames >= 0), r => Assert.Equal(Requests, r.Frames));
+            Assert.Equal(8, results.Where(r => r.Frames >= 0).Select(r => r.Session).Distinct().Count());
+            // The shared session numbered all 160 answers once each and holds nothing left over.
+            Assert.Equal(8 * Requests, shared.FramesReceived);
+            Assert.Equal(0, shared.FramesPending);
+            Assert.Equal(16 * Requests, Sent("get_user_trades").Count());
+        }
+
+        [Fact]
         public void ForEachObjectParallelSendsOnASharedSession()
         {
             QfexSession session = Connect("-MessagesPerSecond 0");
