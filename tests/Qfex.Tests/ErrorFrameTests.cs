@@ -16,8 +16,8 @@ namespace Qfex.Tests
 
         public ErrorFrameTests()
         {
-            _server = (QfexTestServer)_ps.Run(
-                "$server = Start-QfexTestServer; $s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential; $server").ThrowOnError().Value()!;
+            _server = _ps.StartServer();
+            _ps.Connect();
         }
 
         public void Dispose() => _ps.Dispose();

@@ -53,6 +53,14 @@ namespace Qfex.Tests
             return result;
         }
 
+        /// <summary>Starts the fake exchange in this runspace as $server.</summary>
+        public QfexTestServer StartServer() =>
+            (QfexTestServer)Run("$server = Start-QfexTestServer; $server").ThrowOnError().Value()!;
+
+        /// <summary>Connects to $server (with <paramref name="extra"/> Connect-Qfex parameters) as $s, the default session.</summary>
+        public QfexSession Connect(string extra = "") =>
+            (QfexSession)Run("$s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential " + extra + "; $s").ThrowOnError().Value()!;
+
         public void Dispose()
         {
             Run("Get-QfexSession -ErrorAction SilentlyContinue | Disconnect-Qfex -ErrorAction SilentlyContinue; Stop-QfexTestServer -ErrorAction SilentlyContinue");

@@ -16,13 +16,12 @@ namespace Qfex.Tests
 
         public ReliabilityTests()
         {
-            _server = (QfexTestServer)_ps.Run("$server = Start-QfexTestServer; $server").ThrowOnError().Value()!;
+            _server = _ps.StartServer();
         }
 
         public void Dispose() => _ps.Dispose();
 
-        private QfexSession Connect(string extra = "") =>
-            (QfexSession)_ps.Run("$s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential " + extra + "; $s").ThrowOnError().Value()!;
+        private QfexSession Connect(string extra = "") => _ps.Connect(extra);
 
         private IEnumerable<QfexTestServerRequest> Sent(string type) => _server.Received.Where(r => r.Type == type);
 

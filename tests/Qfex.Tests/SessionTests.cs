@@ -18,11 +18,9 @@ namespace Qfex.Tests
 
         public void Dispose() => _ps.Dispose();
 
-        private QfexTestServer StartServer() =>
-            (QfexTestServer)_ps.Run("$server = Start-QfexTestServer; $server").ThrowOnError().Value()!;
+        private QfexTestServer StartServer() => _ps.StartServer();
 
-        private QfexSession Connect(string extra = "") =>
-            (QfexSession)_ps.Run("$s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential " + extra + "; $s").ThrowOnError().Value()!;
+        private QfexSession Connect(string extra = "") => _ps.Connect(extra);
 
         private static ErrorRecord SingleError(ScriptResult result) => Assert.Single(result.AllErrors);
 
