@@ -85,5 +85,19 @@ namespace Qfex.Tests
             Assert.True(Convert.ToInt32(result.Value(0)) >= 2);
             Assert.Contains("RateLimited", result.Output[1].ToString());
         }
+    
+        [Fact]
+        public void FormatFileLoadsAndHasViewsForFramesSessionsAdviceAndExceptions()
+        {
+            string path = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(PowerShellHost.ModuleManifest)!, "Qfex.format.ps1xml");
+            // The engine's own loader: it throws on anything it would refuse at Import-Module.
+            _ = new System.Management.Automation.Runspaces.FormatTable(new[] { path });
+            var xml = System.Xml.Linq.XDocument.Load(path);
+            var selected = xml.Descendants("TypeName").Select(e => e.Value).ToHashSet();
+            foreach (string type in new[] { "Qfex.QfexFrame", "Qfex.QfexSession", "Qfex.QfexErrorAdvice", "Qfex.QfexTestServer",
+                         "Qfex.QfexServerErrorException", "Qfex.QfexOrderRejectedException", "Qfex.QfexException" })
+                Assert.Contains(type, selected);
+            Assert.Contains(xml.Descendants("View"), v => v.Element("Name")!.Value == "Qfex.QfexServerErrorException" && v.Element("ListControl") != null);
+        }
     }
 }

@@ -128,6 +128,7 @@ namespace Qfex.Commands
                     throttleNotes.WriteTo(this);
                 }
                 WriteVerbose($"Sent {message.Type} on session {session.Id}.");
+                WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
                 if (passThru) WriteObject(message.ToPSObject());
                 if (answer == null) return null;
 
@@ -184,6 +185,8 @@ namespace Qfex.Commands
         }
 
         private static readonly Random Jitter = new Random();
+
+        private static string Shorten(string text) => text.Length > 1000 ? text.Substring(0, 1000) + "..." : text;
 
         /// <summary>Order answers come only on the order_responses channel: subscribe once, first.</summary>
         private bool SubscribeToOrderResponses(QfexSession session, OutgoingMessage message)
