@@ -17,7 +17,11 @@ namespace Qfex
 
         public void OnImport()
         {
-            if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve += ResolveBesideModule;
+            if (!IsNetFramework) return;
+            AppDomain.CurrentDomain.AssemblyResolve += ResolveBesideModule;
+            // .NET Framework's ClientWebSocket handshakes through HttpWebRequest, whose default protocols
+            // can leave out TLS 1.2 on older hosts; add it (nothing is taken away).
+            System.Net.ServicePointManager.SecurityProtocol |= System.Net.SecurityProtocolType.Tls12;
         }
 
         public void OnRemove(PSModuleInfo psModuleInfo)
@@ -25,7 +29,7 @@ namespace Qfex
             if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve -= ResolveBesideModule;
         }
 
-        private static bool IsNetFramework =>
+        internal static bool IsNetFramework =>
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.Ordinal);
 
         private static Assembly? ResolveBesideModule(object? sender, ResolveEventArgs args)

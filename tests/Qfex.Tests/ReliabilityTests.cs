@@ -167,11 +167,15 @@ namespace Qfex.Tests
             var result = _ps.Run("Receive-QfexFrame -Type qfex.reconnected -Count 1 -TimeoutSec 5 -Verbose").ThrowOnError();
             var notice = (QfexFrame)result.Value()!;
             Assert.Equal(QfexSession.ReconnectedType, notice.Type);
+            // The restored subscriptions' acknowledgements come after the notice.
+            var acks = _ps.Run("Receive-QfexFrame -Type subscribed -Count 4 -TimeoutSec 5").ThrowOnError().Output.Select(o => (QfexFrame)o.BaseObject).ToArray();
+            Assert.All(acks.Skip(2), a => Assert.True(a.Sequence > notice.Sequence, $"ack {a.Sequence} before notice {notice.Sequence}"));
             Assert.Contains("\"reconnects\":1", notice.Raw);
             Assert.Contains(result.Verbose, v => v.Contains("Reconnected"));
 
             // Sequence numbers go on without a gap across the reconnect.
-            var all = _ps.Run("Receive-QfexFrame").ThrowOnError().Output.Select(o => ((QfexFrame)o.BaseObject).Sequence).Append(notice.Sequence).OrderBy(n => n).ToArray();
+            var all = _ps.Run("Receive-QfexFrame").ThrowOnError().Output.Select(o => ((QfexFrame)o.BaseObject).Sequence)
+                .Append(notice.Sequence).Concat(acks.Select(a => a.Sequence)).OrderBy(n => n).ToArray();
             Assert.Equal(Enumerable.Range(1, all.Length).Select(i => (long)i), all);
         }
 
@@ -188,6 +192,37 @@ namespace Qfex.Tests
             WaitUntil(() => Sent("auth").Count() == 2, "the reconnect");
             Thread.Sleep(300);
             Assert.Single(Sent("get_user_orders"));
+        }
+
+        [Fact]
+        public async Task ARequestAdmittedBeforeADropIsNeverSentOnTheReconnectedSocket()
+        {
+            // The second query waits about a second for the limiter; the connection drops and comes back
+            // meanwhile. Its -Wait has been told "not sent again", so it must not go out after all.
+            Connect("-MessagesPerSecond 1 -RequestWeight @{ get_user_trades = 1 }");
+            var pending = Task.Run(() => _ps.Run("1..2 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -TimeoutSec 10 }"));
+            WaitUntil(() => Sent("get_user_trades").Count() == 1, "the first query");
+            _server.DropConnections();
+            ScriptResult result = await pending;
+            Assert.Single(result.Output);
+            Assert.StartsWith("QfexConnectionClosed,", Assert.Single(result.Errors).FullyQualifiedErrorId);
+            WaitUntil(() => Sent("auth").Count() == 2, "the reconnect");
+            Thread.Sleep(1500);
+            Assert.Single(Sent("get_user_trades"));
+        }
+
+        [Fact]
+        public void AnAnswerIsHandedOverEvenWhenTheBufferIsFullAndDisconnectDoesNotHang()
+        {
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
+            for (int i = 1; i <= 1200; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            WaitUntil(() => session.FramesPending == 1000, "a full buffer");
+            var answer = (QfexFrame)_ps.Run("Send-QfexMessage -Type get_user_orders -Wait -TimeoutSec 10").ThrowOnError().Value()!;
+            Assert.Equal("all_orders_response", answer.Type);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            _ps.Run("Disconnect-Qfex").ThrowOnError();
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), "Disconnect-Qfex hung on the full buffer: " + clock.Elapsed);
+            Assert.Equal(QfexSessionState.Closed, session.State);
         }
 
         [Fact]

@@ -289,6 +289,21 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void ARefusedMessageIsShownWithItsSecretsMasked()
+        {
+            StartServer();
+            Connect();
+            var result = _ps.Run("Send-QfexMessage -Type add_order -Params @{ symbol = 'X'; jwt = 'eyJ.secret.jwt' }");
+            ErrorRecord error = SingleError(result);
+            Assert.StartsWith("QfexInvalidMessage,", error.FullyQualifiedErrorId);
+            var target = Assert.IsType<PSObject>(error.TargetObject);
+            Assert.Equal("***", target.Properties["jwt"].Value);
+            Assert.Equal("X", target.Properties["symbol"].Value);
+            // The user's own hashtable is not changed.
+            Assert.Equal("eyJ.secret.jwt", _ps.Run("$h = @{ jwt = 'eyJ.secret.jwt' }; Send-QfexMessage -Type add_order -Params $h -ErrorAction SilentlyContinue; $h.jwt").Value());
+        }
+
+        [Fact]
         public void MessageParameterAcceptsJsonTextAndDictionariesFromThePipeline()
         {
             QfexTestServer server = StartServer();

@@ -70,7 +70,7 @@ namespace Qfex.Commands
             }
             catch (QfexInvalidMessageException e)
             {
-                WriteQfexError(e, ParameterSetName == MessageSet ? Message : Params);
+                WriteQfexError(e, RedactedCopy(ParameterSetName == MessageSet ? Message : Params));
                 return null;
             }
         }
@@ -146,6 +146,9 @@ namespace Qfex.Commands
                 {
                     throw inner;
                 }
+                // The answer may have been matched in the instant the wait ended: then it is the answer.
+                if (!answered && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion)
+                    answered = true;
                 if (!answered)
                 {
                     WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
@@ -153,6 +156,7 @@ namespace Qfex.Commands
                         message.ToPSObject());
                     return null;
                 }
+                _delivered.Add(answer);
                 return answer.Result;
             }
             catch (QfexException e)
@@ -162,7 +166,9 @@ namespace Qfex.Commands
             }
             finally
             {
-                if (answer != null) session.CancelAnswer(answer);
+                // Stopped (Ctrl+C) just as the answer was matched: it goes back to the buffer, not lost.
+                if (answer != null && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion && !_delivered.Contains(answer))
+                    session.Buffer.Return(answer.Result);
             }
         }
 
@@ -185,6 +191,23 @@ namespace Qfex.Commands
         }
 
         private static readonly Random Jitter = new Random();
+
+        /// <summary>Answers this invocation took (so a stop afterwards does not put them back).</summary>
+        private readonly HashSet<Task<QfexFrame>> _delivered = new HashSet<Task<QfexFrame>>();
+
+        /// <summary>What the user passed, for an error's TargetObject: a copy with secret-named values masked (never their object).</summary>
+        private static object? RedactedCopy(object? value)
+        {
+            object? unwrapped = value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
+            try
+            {
+                return unwrapped is string text ? Redaction.RedactText(text) : PSJson.Parse(PSJson.Serialize(value), redact: true);
+            }
+            catch (Exception e) when (e is ArgumentException || e is JsonException)
+            {
+                return null;   // not representable as JSON (that is why it was refused): show nothing rather than a secret
+            }
+        }
 
         private static string Shorten(string text) => text.Length > 1000 ? text.Substring(0, 1000) + "..." : text;
 

@@ -43,8 +43,9 @@ namespace Qfex.Errors
             {
                 var exception = new QfexMalformedFrameException(frame.MalformedErrorId ?? ErrorIds.MalformedFrame,
                     $"Frame {frame.Sequence} on session {frame.SessionId}: {frame.MalformedReason}", frame.Sequence);
-                string raw = frame.Raw.Length > FrameReader.MaxTargetChars ? frame.Raw.Substring(0, FrameReader.MaxTargetChars) : frame.Raw;
-                return For(exception, Redaction.RedactText(raw));
+                // Masked before it is cut: a value cut in half would no longer look like "name": "value".
+                string raw = Redaction.RedactText(frame.Raw);
+                return For(exception, raw.Length > FrameReader.MaxTargetChars ? raw.Substring(0, FrameReader.MaxTargetChars) : raw);
             }
             return null;
         }

@@ -50,12 +50,36 @@ namespace Qfex.Transport
             get { lock (_gate) return _completed; }
         }
 
+        /// <summary>
+        /// While someone waits for an answer (-Wait), the answer may sit behind frames not yet read: the
+        /// buffer may then grow to twice its capacity rather than stop reading and starve the wait.
+        /// </summary>
+        internal void AllowOverflow(bool allow)
+        {
+            TaskCompletionSource<bool>? room = null;
+            lock (_gate)
+            {
+                _overflow = allow;
+                if (allow && _room != null && _count < 2 * Capacity)
+                {
+                    room = _room;
+                    _room = null;
+                    IsFull = false;
+                }
+            }
+            room?.TrySetResult(true);
+        }
+
+        private bool _overflow;
+
+        private bool HasRoom => _count < Capacity || (_overflow && _count < 2 * Capacity);
+
         /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
         internal Task WaitForRoomAsync()
         {
             lock (_gate)
             {
-                if (_count < Capacity) return Task.CompletedTask;
+                if (HasRoom || _completed) return Task.CompletedTask;
                 _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 Interlocked.Increment(ref _timesFull);
                 IsFull = true;
@@ -84,16 +108,52 @@ namespace Qfex.Transport
             signal?.TrySetResult(true);
         }
 
+        /// <summary>
+        /// Puts back a frame that was taken but never handed to the user (a -Wait stopped just as its
+        /// answer arrived), in its place by sequence, so it is not lost. Rare: a linear insert.
+        /// </summary>
+        internal void Return(QfexFrame frame)
+        {
+            TaskCompletionSource<bool>? signal = null;
+            lock (_gate)
+            {
+                var frames = new List<QfexFrame>(_count + 1);
+                for (int i = 0; i < _span; i++)
+                    if (_slots[(_head + i) % _slots.Length] is QfexFrame f) frames.Add(f);
+                int at = frames.FindIndex(f => f.Sequence > frame.Sequence);
+                frames.Insert(at < 0 ? frames.Count : at, frame);
+                if (frames.Count > _slots.Length) _slots = new QfexFrame?[Math.Max(_slots.Length * 2, frames.Count)];
+                Array.Clear(_slots, 0, _slots.Length);
+                for (int i = 0; i < frames.Count; i++) _slots[i] = frames[i];
+                _head = 0;
+                _span = frames.Count;
+                _count = frames.Count;
+                if (_watched)
+                {
+                    signal = _changed;
+                    _changed = NewSignal();
+                    _watched = false;
+                }
+            }
+            signal?.TrySetResult(true);
+        }
+
         /// <summary>Marks the end of the stream; waiting consumers wake up.</summary>
         internal void Complete()
         {
             TaskCompletionSource<bool> signal;
+            TaskCompletionSource<bool>? room;
             lock (_gate)
             {
                 _completed = true;
                 signal = _changed;
+                room = _room;
+                _room = null;
+                IsFull = false;
             }
             signal.TrySetResult(true);
+            // A producer parked on a full buffer must be let go, or the closed session's loop never ends.
+            room?.TrySetResult(true);
         }
 
         /// <summary>Takes the oldest frame whose type is in <paramref name="types"/> (null: any).</summary>
@@ -130,7 +190,7 @@ namespace Qfex.Transport
                     _head = (_head + 1) % _slots.Length;
                     _span--;
                 }
-                if (_room != null && _count < Capacity)
+                if (_room != null && HasRoom)
                 {
                     room = _room;
                     _room = null;

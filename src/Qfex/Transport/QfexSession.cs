@@ -62,6 +62,11 @@ namespace Qfex
         private volatile QfexSessionState _state = QfexSessionState.Connecting;
         private volatile string? _closingBecause;
         private int _reconnects;
+        // Which socket a user send was admitted for: a send admitted before a drop must not go out
+        // on the reconnected socket after its -Wait was told "not sent again".
+        private volatile int _generation;
+        private Task<FrameContent>? _probe;
+        private long _probeSentAt;
 
         internal QfexSession(SessionOptions options)
         {
@@ -122,19 +127,45 @@ namespace Qfex
         /// <summary>First connection: socket, auth, subscriptions. Throws a QfexException on failure.</summary>
         internal async Task StartAsync(Action<string> log, CancellationToken cancellationToken)
         {
-            await ConnectOnceAsync(restoring: false, log, cancellationToken).ConfigureAwait(false);
+            ClientWebSocket socket = await ConnectOnceAsync(restoring: false, null, log, cancellationToken).ConfigureAwait(false);
             ConnectedAt = DateTime.UtcNow;
-            _state = QfexSessionState.Open;
+            if (!TryOpen(QfexSessionState.Connecting, socket))
+                throw ClosedException(CloseReason ?? "The connection closed while it was being set up.");
             if (_options.IdleTimeout > TimeSpan.Zero)
                 _ = Task.Run(IdleWatchdogAsync);
         }
 
-        private async Task ConnectOnceAsync(bool restoring, Action<string> log, CancellationToken userToken)
+        /// <summary>
+        /// Connecting/Reconnecting to Open, only if nothing closed the session meanwhile and the socket
+        /// is still up; a socket that died in between is handled as the drop it is.
+        /// </summary>
+        private bool TryOpen(QfexSessionState from, ClientWebSocket socket)
+        {
+            lock (_gate)
+            {
+                if (_state != from) return false;
+                _state = QfexSessionState.Open;
+            }
+            if (socket.State != WebSocketState.Open)
+                OnSocketEnded(socket, "The connection dropped as it opened.");
+            return true;
+        }
+
+        /// <summary>Connects, authenticates and (re)subscribes; <paramref name="notice"/> is delivered right after a reconnect's re-auth.</summary>
+        private async Task<ClientWebSocket> ConnectOnceAsync(bool restoring, Func<Task>? notice, Action<string> log, CancellationToken userToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(userToken, _lifetime.Token);
             timeout.CancelAfter(_options.Timeout);
             var socket = new ClientWebSocket();
             ConfigureKeepAlive(socket);
+            if (ModuleInitializer.IsNetFramework)
+            {
+                // On .NET Framework each WebSocket holds one of the host's HttpWebRequest connections
+                // (two by default): raise the limit for this host only, or a third session would hang.
+                var http = new UriBuilder(Uri) { Scheme = Uri.Scheme == "wss" ? "https" : "http" }.Uri;
+                System.Net.ServicePoint point = System.Net.ServicePointManager.FindServicePoint(http);
+                if (point.ConnectionLimit < 64) point.ConnectionLimit = 64;
+            }
             log($"Connecting to {Uri} ({Endpoint}).");
             try
             {
@@ -151,14 +182,21 @@ namespace Qfex
                 throw new QfexConnectionException(ErrorIds.ConnectFailed, $"Could not connect to {Uri}: {Describe(e)}", e);
             }
 
-            lock (_gate) _socket = socket;
+            lock (_gate)
+            {
+                _socket = socket;
+                _generation++;
+            }
             Touch();
             _receiveLoop = Task.Run(() => ReceiveLoopAsync(socket));
             log($"Connected to {Uri}.");
 
             if (Endpoint == QfexEndpoint.Trade && _options.Credentials != null)
                 await AuthenticateAsync(log, timeout.Token, userToken).ConfigureAwait(false);
+            // The notice goes before the restored subscriptions, so their acknowledgements follow it.
+            if (notice != null) await notice().ConfigureAwait(false);
             await SubscribeAsync(restoring, log, timeout.Token).ConfigureAwait(false);
+            return socket;
         }
 
         /// <summary>
@@ -260,6 +298,11 @@ namespace Qfex
             }
         }
 
+        private bool HasSubscriptions
+        {
+            get { lock (_gate) return _subscriptions.Count > 0 || _wanted.Count > 0; }
+        }
+
         /// <summary>How subscriptions are tracked: channel (trade) or channel:symbol (market data).</summary>
         private IEnumerable<string> SubscriptionKeys(IEnumerable<string> channels, IReadOnlyList<string> symbols) =>
             Endpoint == QfexEndpoint.MarketData ? channels.SelectMany(c => symbols.Select(s => c + ":" + s)) : channels;
@@ -322,15 +365,29 @@ namespace Qfex
         /// <summary>Sends a user request: throttled by its weight (waiting with a note in <paramref name="onThrottle"/>), then sent.</summary>
         internal async Task SendAsync(string type, string json, Action<string> onThrottle, CancellationToken cancellationToken)
         {
+            int generation = _generation;
             if (_state != QfexSessionState.Open)
                 throw NotOpenException();
+            if (type == ProbeType) CancelProbe();   // the user's own leverage query: its answer is the user's
             if (_throttle != null)
-                await _throttle.AcquireAsync(type, onThrottle, cancellationToken).ConfigureAwait(false);
-            await SendRawAsync(json, cancellationToken).ConfigureAwait(false);
+            {
+                try
+                {
+                    await _throttle.AcquireAsync(type, onThrottle, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is ObjectDisposedException || e is InvalidOperationException)
+                {
+                    throw NotOpenException();   // the session closed while the request waited for its turn
+                }
+            }
+            await SendRawAsync(json, cancellationToken, generation).ConfigureAwait(false);
         }
 
-        /// <summary>Sends one text message on the current socket; sends are serialized.</summary>
-        private async Task SendRawAsync(string json, CancellationToken cancellationToken)
+        /// <summary>
+        /// Sends one text message on the current socket; sends are serialized. With a generation (user
+        /// requests) only while the session is Open on the socket the request was admitted for.
+        /// </summary>
+        private async Task SendRawAsync(string json, CancellationToken cancellationToken, int? generation = null)
         {
             byte[] bytes = Encoding.UTF8.GetBytes(json);
             // Ctrl+C may cancel the wait for our turn, never a send in progress (that would abort the socket).
@@ -338,7 +395,8 @@ namespace Qfex
             try
             {
                 ClientWebSocket? socket = _socket;
-                if (socket == null || socket.State != WebSocketState.Open || _state == QfexSessionState.Closed)
+                if (socket == null || socket.State != WebSocketState.Open || _state == QfexSessionState.Closed
+                    || (generation.HasValue && (_state != QfexSessionState.Open || _generation != generation.Value)))
                     throw NotOpenException();
                 await socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             }
@@ -407,15 +465,19 @@ namespace Qfex
                     _answerWaiterCount = _answerWaiters.Count;
                 }
             }
+            Buffer.AllowOverflow(_answerWaiterCount > 0);
             return waiter.Completion.Task;
         }
 
-        internal void CancelAnswer(Task<QfexFrame> answer)
+        /// <summary>Stops waiting; false when the answer was already matched (then its task holds it).</summary>
+        internal bool CancelAnswer(Task<QfexFrame> answer)
         {
             lock (_gate)
             {
-                _answerWaiters.RemoveAll(w => w.Completion.Task == answer);
+                int removed = _answerWaiters.RemoveAll(w => w.Completion.Task == answer);
                 _answerWaiterCount = _answerWaiters.Count;
+                Buffer.AllowOverflow(_answerWaiterCount > 0);
+                return removed > 0;
             }
         }
 
@@ -458,6 +520,7 @@ namespace Qfex
 
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
+                        await AnswerCloseAsync(socket).ConfigureAwait(false);
                         closeReason = $"The server closed the connection ({(int?)result.CloseStatus} {result.CloseStatus}{(string.IsNullOrEmpty(result.CloseStatusDescription) ? "" : ": " + result.CloseStatusDescription)}).";
                         break;
                     }
@@ -500,24 +563,68 @@ namespace Qfex
             }
         }
 
+        /// <summary>
+        /// Completes the close handshake the server started. .NET (Core) answers by itself; .NET Framework
+        /// leaves the socket in CloseReceived until we do.
+        /// </summary>
+        private async Task AnswerCloseAsync(ClientWebSocket socket)
+        {
+            if (socket.State != WebSocketState.CloseReceived) return;
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await _sendLock.WaitAsync(cts.Token).ConfigureAwait(false);
+                try
+                {
+                    if (socket.State == WebSocketState.CloseReceived)
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, cts.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _sendLock.Release();
+                }
+            }
+            catch (Exception e) when (e is WebSocketException || e is OperationCanceledException || e is ObjectDisposedException || e is InvalidOperationException)
+            {
+                // The socket is going away either way.
+            }
+        }
+
         private void Touch() => Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
 
         private TimeSpan SinceActivity =>
             TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _lastActivity)) / (double)Stopwatch.Frequency);
 
-        private async Task DeliverAsync(FrameContent content, DateTime receivedAt)
+        private async Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false)
         {
             if (_waiterCount > 0 && TryClaim(content)) return;
 
-            // Room first (the loop parks here when the buffer is full), then number and store in one step.
-            Task room = Buffer.WaitForRoomAsync();
-            if (!room.IsCompleted) await room.ConfigureAwait(false);
+            QfexFrame? numbered = null;
+            if (_answerWaiterCount > 0)
+            {
+                // An answer someone waits for is handed over even when the buffer is full.
+                lock (_deliverGate)
+                {
+                    numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
+                    TrackSubscription(numbered);
+                    if (TryAnswer(numbered)) return;
+                }
+            }
+
+            // Room next (the loop parks here when the buffer is full: TCP backpressure), then store.
+            if (!force)
+            {
+                Task room = Buffer.WaitForRoomAsync();
+                if (!room.IsCompleted) await room.ConfigureAwait(false);
+            }
             lock (_deliverGate)
             {
-                QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
-                TrackSubscription(frame);
-                if (_answerWaiterCount > 0 && TryAnswer(frame)) return;
-                Buffer.Add(frame);
+                if (numbered == null)
+                {
+                    numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
+                    TrackSubscription(numbered);
+                }
+                Buffer.Add(numbered);
             }
         }
 
@@ -620,11 +727,11 @@ namespace Qfex
                 try
                 {
                     Log($"Reconnect attempt {attempt} of {_options.MaxReconnectAttempts}.");
-                    await ConnectOnceAsync(restoring: true, Log, _lifetime.Token).ConfigureAwait(false);
-                    int count = Interlocked.Increment(ref _reconnects);
-                    await DeliverNoticeAsync(count, reason).ConfigureAwait(false);
+                    int count = 0;
+                    ClientWebSocket socket = await ConnectOnceAsync(restoring: true,
+                        () => DeliverNoticeAsync(count = Interlocked.Increment(ref _reconnects), reason), Log, _lifetime.Token).ConfigureAwait(false);
                     ConnectedAt = DateTime.UtcNow;
-                    _state = QfexSessionState.Open;
+                    if (!TryOpen(QfexSessionState.Reconnecting, socket)) return;   // disconnected meanwhile
                     Log($"Reconnected (reconnect {count}).");
                     return;
                 }
@@ -653,7 +760,8 @@ namespace Qfex
                 ["subscriptions"] = Subscriptions,
                 ["cancel_on_disconnect"] = _options.CancelOnDisconnect,
             });
-            await DeliverAsync(new FrameContent(ReconnectedType, raw, null, null), DateTime.UtcNow).ConfigureAwait(false);
+            // Past the capacity if need be (by one frame): a full buffer must not hold the reconnect up.
+            await DeliverAsync(new FrameContent(ReconnectedType, raw, null, null), DateTime.UtcNow, force: true).ConfigureAwait(false);
         }
 
         /// <summary>
@@ -665,7 +773,6 @@ namespace Qfex
         {
             TimeSpan timeout = _options.IdleTimeout;
             TimeSpan tick = TimeSpan.FromMilliseconds(Math.Max(50, timeout.TotalMilliseconds / 8));
-            Task<FrameContent>? probe = null;
             while (!_lifetime.IsCancellationRequested)
             {
                 try
@@ -677,7 +784,7 @@ namespace Qfex
                     break;
                 }
                 if (_state != QfexSessionState.Open) continue;
-                if (Endpoint == QfexEndpoint.MarketData && Subscriptions.Length == 0) continue;   // nothing is due: silence is normal
+                if (Endpoint == QfexEndpoint.MarketData && !HasSubscriptions) continue;   // nothing is due: silence is normal
                 if (Buffer.IsFull)
                 {
                     // Our own backpressure, not a dead server: the socket is simply not being read.
@@ -685,43 +792,59 @@ namespace Qfex
                     continue;
                 }
 
+                // A probe unanswered for a whole timeout gives up its claim: a later answer is the user's.
+                Task<FrameContent>? probe = _probe;
+                if (probe != null && (probe.IsCompleted || Elapsed(Interlocked.Read(ref _probeSentAt)) >= timeout))
+                    CancelProbe();
+
                 TimeSpan silent = SinceActivity;
                 if (silent >= timeout)
                 {
                     ClientWebSocket? socket;
                     lock (_gate) socket = _socket;
                     Log($"No frame for {silent.TotalSeconds:0.#} s: the connection is presumed dead (half-open); aborting it.");
-                    if (probe != null) CancelClaim(probe);
-                    probe = null;
+                    CancelProbe();
                     socket?.Abort();
                     continue;
                 }
 
-                if (probe != null && probe.IsCompleted) probe = null;
-                if (silent >= TimeSpan.FromTicks(timeout.Ticks / 2) && probe == null && Endpoint == QfexEndpoint.Trade && IsAuthenticated)
+                if (silent >= TimeSpan.FromTicks(timeout.Ticks / 2) && _probe == null && Endpoint == QfexEndpoint.Trade && IsAuthenticated
+                    && _answerWaiterCount == 0)
                 {
-                    probe = ClaimNext(IsProbeAnswer);
+                    Task<FrameContent> claim = ClaimNext(IsProbeAnswer);
+                    _probe = claim;
+                    Interlocked.Exchange(ref _probeSentAt, Stopwatch.GetTimestamp());
                     try
                     {
                         // The probe counts against the rate limit like any request.
                         if (_throttle != null)
-                            await _throttle.AcquireAsync("get_user_leverage", Log, _lifetime.Token).ConfigureAwait(false);
-                        await SendRawAsync(ProbeMessage, _lifetime.Token).ConfigureAwait(false);
+                            await _throttle.AcquireAsync(ProbeType, Log, _lifetime.Token).ConfigureAwait(false);
+                        await SendRawAsync(ProbeMessage, _lifetime.Token, _generation).ConfigureAwait(false);
                     }
-                    catch (Exception e) when (e is QfexException || e is OperationCanceledException)
+                    catch (Exception e) when (e is QfexException || e is OperationCanceledException || e is ObjectDisposedException || e is InvalidOperationException)
                     {
-                        CancelClaim(probe);
-                        probe = null;
+                        CancelProbe();
                     }
                 }
             }
         }
 
+        private void CancelProbe()
+        {
+            Task<FrameContent>? probe = Interlocked.Exchange(ref _probe, null);
+            if (probe != null) CancelClaim(probe);
+        }
+
+        private static TimeSpan Elapsed(long since) =>
+            TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - since) / (double)Stopwatch.Frequency);
+
+        private const string ProbeType = "get_user_leverage";
+
         private const string ProbeMessage = "{\"type\":\"get_user_leverage\",\"params\":{\"limit\":1,\"offset\":0}}";
 
         private static bool IsProbeAnswer(FrameContent frame) =>
             frame.Type == "user_leverage_response"
-            || frame.Error?.IncomingType == "get_user_leverage";
+            || frame.Error?.IncomingType == ProbeType;
 
         /// <summary>Closes cleanly: sends a close frame, waits for the server's, aborts after the timeout. No reconnect follows.</summary>
         internal async Task CloseAsync(string reason, TimeSpan timeout)
