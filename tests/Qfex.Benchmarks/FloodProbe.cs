@@ -17,7 +17,7 @@ namespace Qfex.Benchmarks
     internal static class FloodProbe
     {
         internal const string Switch = "--probe-flood";
-        internal const int DefaultCapacity = 100_000;
+        internal const int DefaultCapacity = QfexSession.DefaultBufferCapacity;
         internal const int Batch = 1_000;
         internal const int PauseMs = 1;
 
@@ -86,7 +86,7 @@ namespace Qfex.Benchmarks
             Task<int> flood = server.FloodAsync(payload, total);
 
             // Phase 1: read nothing until the buffer is full, then hold still for a second.
-            int full = Math.Min(DefaultCapacity, total);
+            int full = Math.Min(session.Buffer.Capacity, total);
             var fill = Stopwatch.StartNew();
             while (session.FramesPending < full && fill.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(5);
             double fillSeconds = fill.Elapsed.TotalSeconds;

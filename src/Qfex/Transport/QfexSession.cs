@@ -32,7 +32,7 @@ namespace Qfex
     /// </summary>
     public sealed class QfexSession
     {
-        internal const int DefaultBufferCapacity = 100_000;
+        internal const int DefaultBufferCapacity = 25_000;
         internal const int DefaultMaxFrameBytes = 4 * 1024 * 1024;
         internal const string ReconnectedType = "qfex.reconnected";
 
@@ -200,16 +200,13 @@ namespace Qfex
         }
 
         /// <summary>
-        /// .NET 9+ can ping and give up when no pong comes back (KeepAliveTimeout); older runtimes only send
-        /// unsolicited pongs, which cannot see a dead server. Set by reflection: netstandard2.0 cannot name it.
+        /// Keep-alive frames keep NATs and proxies from dropping a quiet socket. The runtime's own dead-peer
+        /// detection (.NET 9+ KeepAliveTimeout) is deliberately not used: while the buffer is full the socket
+        /// is not read, so a pong waits behind unread frames and the runtime would abort a healthy
+        /// connection. The idle watchdog, which knows about backpressure, detects half-open sockets instead.
         /// </summary>
-        private static void ConfigureKeepAlive(ClientWebSocket socket)
-        {
+        private static void ConfigureKeepAlive(ClientWebSocket socket) =>
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
-            PropertyInfo? timeout = typeof(ClientWebSocketOptions).GetProperty("KeepAliveTimeout");
-            if (timeout != null && timeout.CanWrite && timeout.PropertyType == typeof(TimeSpan))
-                timeout.SetValue(socket.Options, TimeSpan.FromSeconds(20));
-        }
 
         private async Task AuthenticateAsync(Action<string> log, CancellationToken timeoutToken, CancellationToken userToken)
         {
