@@ -18,6 +18,15 @@ namespace Qfex.Commands
 
         protected override void StopProcessing() => _stop.Cancel();
 
+        private bool? _debugEnabled;
+
+        /// <summary>
+        /// Whether Debug output would be shown: checked once, so hot loops build no Debug text nobody reads.
+        /// </summary>
+        internal bool DebugEnabled => _debugEnabled ??=
+            (MyInvocation.BoundParameters.TryGetValue("Debug", out object? debug) && debug is SwitchParameter { IsPresent: true })
+            || (GetVariableValue("DebugPreference") is ActionPreference preference && preference != ActionPreference.SilentlyContinue && preference != ActionPreference.Ignore);
+
         /// <summary>Blocks the pipeline thread on a task; Ctrl+C ends the wait with PipelineStoppedException.</summary>
         internal T Await<T>(Task<T> task)
         {

@@ -144,7 +144,7 @@ namespace Qfex.Commands
         /// <summary>Writes frames in order: runs of normal frames in one WriteObject, error frames as ErrorRecords between them.</summary>
         private void Output(List<QfexFrame> frames)
         {
-            if (frames.Count > 0)
+            if (frames.Count > 0 && DebugEnabled)
                 WriteDebug($"Session {frames[0].SessionId}: frames {frames[0].Sequence}..{frames[frames.Count - 1].Sequence} taken ({frames.Count}).");
             foreach (QfexFrame frame in frames)
             {

@@ -128,7 +128,7 @@ namespace Qfex.Commands
                     throttleNotes.WriteTo(this);
                 }
                 WriteVerbose($"Sent {message.Type} on session {session.Id}.");
-                WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
+                if (DebugEnabled) WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
                 if (passThru) WriteObject(message.ToPSObject());
                 if (answer == null) return null;
 

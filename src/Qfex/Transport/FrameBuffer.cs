@@ -74,6 +74,12 @@ namespace Qfex.Transport
 
         private bool HasRoom => _count < Capacity || (_overflow && _count < 2 * Capacity);
 
+        /// <summary>
+        /// A parked producer resumes only once a quarter of the buffer is free again (or an answer is
+        /// awaited): resuming at every freed slot would wake it and park it again for each frame.
+        /// </summary>
+        private bool CanResume => _count <= Capacity - Math.Max(1, Capacity / 4) || (_overflow && _count < 2 * Capacity);
+
         /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
         internal Task WaitForRoomAsync()
         {
@@ -190,7 +196,7 @@ namespace Qfex.Transport
                     _head = (_head + 1) % _slots.Length;
                     _span--;
                 }
-                if (_room != null && HasRoom)
+                if (_room != null && CanResume)
                 {
                     room = _room;
                     _room = null;
