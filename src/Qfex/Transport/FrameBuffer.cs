@@ -162,15 +162,6 @@ namespace Qfex.Transport
             room?.TrySetResult(true);
         }
 
-        /// <summary>Takes the oldest frame whose type is in <paramref name="types"/> (null: any).</summary>
-        internal bool TryTake(ISet<string>? types, out QfexFrame? frame)
-        {
-            var one = new List<QfexFrame>(1);
-            bool took = TryTakeMany(types, 1, one) > 0;
-            frame = took ? one[0] : null;
-            return took;
-        }
-
         /// <summary>Takes up to <paramref name="max"/> of the oldest frames whose type is in <paramref name="types"/>, in order, under one lock.</summary>
         internal int TryTakeMany(ISet<string>? types, int max, List<QfexFrame> into)
         {
