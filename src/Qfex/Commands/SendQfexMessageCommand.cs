@@ -116,6 +116,7 @@ namespace Qfex.Commands
         private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru)
         {
             Task<QfexFrame>? answer = Wait ? session.WaitForAnswer(new AnswerMatcher(message.Type, message.Params).Matches) : null;
+            bool delivered = false;
             try
             {
                 var throttleNotes = new DeferredLog();
@@ -156,7 +157,7 @@ namespace Qfex.Commands
                         message.ToPSObject());
                     return null;
                 }
-                _delivered.Add(answer);
+                delivered = true;
                 return answer.Result;
             }
             catch (QfexException e)
@@ -167,7 +168,7 @@ namespace Qfex.Commands
             finally
             {
                 // Stopped (Ctrl+C) just as the answer was matched: it goes back to the buffer, not lost.
-                if (answer != null && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion && !_delivered.Contains(answer))
+                if (answer != null && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion && !delivered)
                     session.Buffer.Return(answer.Result);
             }
         }
@@ -191,9 +192,6 @@ namespace Qfex.Commands
         }
 
         private static readonly Random Jitter = new Random();
-
-        /// <summary>Answers this invocation took (so a stop afterwards does not put them back).</summary>
-        private readonly HashSet<Task<QfexFrame>> _delivered = new HashSet<Task<QfexFrame>>();
 
         /// <summary>What the user passed, for an error's TargetObject: a copy with secret-named values masked (never their object).</summary>
         private static object? RedactedCopy(object? value)
@@ -232,31 +230,15 @@ namespace Qfex.Commands
                 return;
             }
 
-            if (frame.Type == "order_response" && OrderRejection.Status(frame) is string status && ErrorCodeTable.IsRejection(status))
+            // The frame's Data is parsed once and kept; the status is read from it.
+            object? payload = frame.Type == "order_response" ? (frame.Data as PSObject)?.Properties["order_response"]?.Value : null;
+            if ((payload as PSObject)?.Properties["status"]?.Value is string status && ErrorCodeTable.IsRejection(status))
             {
                 ErrorCodeInfo row = ErrorCodeTable.ForOrderStatus(status);
-                object? payload = (frame.Data as PSObject)?.Properties["order_response"]?.Value;
                 WriteError(ErrorRecords.For(row.Create(row, new ErrorContext(null, payload, frame.Sequence, frame.ReceivedAt)), message.ToPSObject()));
                 return;
             }
             WriteObject(frame);
-        }
-    }
-
-    /// <summary>Reads an order_response's status.</summary>
-    internal static class OrderRejection
-    {
-        internal static string? Status(QfexFrame frame)
-        {
-            try
-            {
-                using JsonDocument doc = JsonDocument.Parse(frame.Utf8);
-                return doc.RootElement.TryGetProperty("order_response", out JsonElement order) ? PSJson.GetString(order, "status") : null;
-            }
-            catch (JsonException)
-            {
-                return null;
-            }
         }
     }
 }

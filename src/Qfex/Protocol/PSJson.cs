@@ -279,10 +279,5 @@ namespace Qfex.Protocol
             obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
                 ? StringValue(v)
                 : null;
-
-        internal static IEnumerable<string> PropertyNames(PSObject pso)
-        {
-            foreach (PSPropertyInfo p in pso.Properties) yield return p.Name;
-        }
     }
 }

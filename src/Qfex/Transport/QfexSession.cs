@@ -105,8 +105,6 @@ namespace Qfex
 
         internal int MaxFrameBytes => _options.MaxFrameBytes;
 
-        internal bool CancelOnDisconnect => _options.CancelOnDisconnect;
-
         public override string ToString() => $"QfexSession {Id} {State} {Uri}";
 
         /// <summary>Background events (reconnects, probes), for the next cmdlet to write as Verbose from the pipeline thread.</summary>
@@ -413,8 +411,6 @@ namespace Qfex
         internal QfexConnectionException ClosedException(string message, Exception? inner = null) =>
             new QfexConnectionException(ErrorIds.ConnectionClosed, $"Session {Id} ({Uri}): {message}", inner);
 
-        /// <summary>The weight the client-side limiter charges for a request type.</summary>
-        internal double WeightOf(string type) => _throttle?.WeightOf(type) ?? 0;
 
         // ------------------------------------------------------------------ waiting for answers
 
