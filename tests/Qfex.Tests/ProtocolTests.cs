@@ -30,6 +30,10 @@ namespace Qfex.Tests
         [InlineData("{\"type\":\"level2\",\"symbol\":\"AAPL-USD\"}", "level2")]
         [InlineData("{\"symbol\":\"X\",\"type\":\"bbo\"}", "bbo")]
         [InlineData("{}", "empty")]
+        [InlineData("{\"\\u006frder_response\":{}}", "order_response")]
+        [InlineData("{\"type\":\"l\\u0065vel2\"}", "level2")]
+        [InlineData("{\"a\":{\"type\":\"inner\"},\"b\":[{\"type\":\"x\"}]}", "a")]
+        [InlineData("{\"type\":5,\"z\":1}", "type")]
         public void FrameTypeIsTheTypePropertyElseTheFirstKey(string json, string type)
         {
             FrameContent frame = Assert.Single(Read(json));
@@ -69,6 +73,22 @@ namespace Qfex.Tests
             Assert.Equal(FrameReader.MalformedType, frame.Type);
             Assert.NotNull(frame.MalformedReason);
             Assert.Equal(ErrorIds.MalformedFrame, frame.MalformedErrorId);
+        }
+
+        [Fact]
+        public void RepeatedTypesShareOneStringAndInventedTypesAreStillReadExactly()
+        {
+            // The reader caches type names it has seen (bounded): the same instance for a repeated type...
+            string first = Assert.Single(Read("{\"type\":\"cache_probe\",\"n\":1}")).Type;
+            string second = Assert.Single(Read("{\"type\":\"cache_probe\",\"n\":2}")).Type;
+            Assert.Equal("cache_probe", first);
+            Assert.Same(first, second);
+
+            // ...and a server inventing more types than the cache holds still gets every one read right,
+            // including names that share a prefix with a cached one.
+            for (int i = 0; i < 200; i++)
+                Assert.Equal("cache_probe" + i, Assert.Single(Read("{\"type\":\"cache_probe" + i + "\"}")).Type);
+            Assert.Equal("cache_prob", Assert.Single(Read("{\"type\":\"cache_prob\"}")).Type);
         }
 
         [Fact]

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 using System.Text.Json;
+using System.Threading;
 
 namespace Qfex.Protocol
 {
@@ -165,23 +166,64 @@ namespace Qfex.Protocol
                 $"A frame larger than the session's maximum of {maxFrameBytes} bytes was received and discarded.",
                 Qfex.Errors.ErrorIds.FrameTooLarge);
 
-        /// <summary>Reads one complete JSON object's top level: first key, a string "type", whether "err" is there.</summary>
+        /// <summary>
+        /// Reads one complete JSON object's top level: its "type" string, whether "err" is there, and its
+        /// first key, which is decoded only when there is no "type" (it names answers like order_response).
+        /// </summary>
         private static void ScanObject(ref Utf8JsonReader reader, out string? firstKey, out string? typeValue, out bool hasErr)
         {
             firstKey = null;
             typeValue = null;
             hasErr = false;
+            bool first = true;
+            Utf8JsonReader firstKeyAt = default;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                bool isType = reader.ValueTextEquals("type");
-                bool isErr = !isType && reader.ValueTextEquals("err");
-                if (firstKey == null) firstKey = Text(ref reader);
+                bool isType = reader.ValueTextEquals(TypeKey);
+                bool isErr = !isType && reader.ValueTextEquals(ErrKey);
+                if (first)
+                {
+                    firstKeyAt = reader;   // a struct copy: the name is decoded later only if needed
+                    first = false;
+                }
                 reader.Read();
-                if (isType && reader.TokenType == JsonTokenType.String) typeValue = Text(ref reader);
+                if (isType && reader.TokenType == JsonTokenType.String) typeValue = TypeName(ref reader);
                 if (isErr) hasErr = true;
                 if (reader.TokenType == JsonTokenType.StartObject || reader.TokenType == JsonTokenType.StartArray)
                     reader.Skip();
             }
+            if (typeValue == null && !first) firstKey = Text(ref firstKeyAt);
+        }
+
+        private static ReadOnlySpan<byte> TypeKey => "type"u8;
+        private static ReadOnlySpan<byte> ErrKey => "err"u8;
+
+        /// <summary>
+        /// Type names seen so far, as UTF-8 and as the string handed out: a stream repeats a handful of
+        /// types, so each frame's type is matched here instead of decoded into a new string. Copy-on-write
+        /// (readers never lock) and bounded, so a server inventing types cannot grow it.
+        /// </summary>
+        private static KeyValuePair<byte[], string>[] s_typeNames = new KeyValuePair<byte[], string>[0];
+        private const int MaxTypeNames = 64;
+        private const int MaxTypeNameBytes = 64;
+
+        private static string TypeName(ref Utf8JsonReader reader)
+        {
+            if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxTypeNameBytes) return Text(ref reader);
+            ReadOnlySpan<byte> name = reader.ValueSpan;
+            KeyValuePair<byte[], string>[] known = Volatile.Read(ref s_typeNames);
+            foreach (KeyValuePair<byte[], string> entry in known)
+                if (name.SequenceEqual(entry.Key)) return entry.Value;
+
+            string text = Text(ref reader);
+            if (known.Length < MaxTypeNames)
+            {
+                var more = new KeyValuePair<byte[], string>[known.Length + 1];
+                Array.Copy(known, more, known.Length);
+                more[known.Length] = new KeyValuePair<byte[], string>(name.ToArray(), text);
+                Interlocked.CompareExchange(ref s_typeNames, more, known);   // losing a race only skips caching
+            }
+            return text;
         }
 
         /// <summary>The token's text; a lone surrogate escape (valid JSON, not valid Unicode) is kept as written.</summary>

@@ -93,25 +93,52 @@ namespace Qfex.Transport
             }
         }
 
-        /// <summary>Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).</summary>
-        internal void Add(QfexFrame frame)
+        /// <summary>
+        /// Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).
+        /// With <paramref name="deferSignal"/> a waiting consumer is woken only every <see cref="SignalBatch"/>
+        /// frames or at <see cref="Signal"/>, which the receive loop calls before it waits on the socket: a
+        /// burst then costs one wake-up per batch instead of one per frame, and a frame is never held back
+        /// once the socket has nothing more to give.
+        /// </summary>
+        internal void Add(QfexFrame frame, bool deferSignal = false)
         {
             TaskCompletionSource<bool>? signal = null;
             lock (_gate)
             {
                 if (_span == _slots.Length) Grow();
-                _slots[(_head + _span) % _slots.Length] = frame;
+                int at = _head + _span;
+                _slots[at < _slots.Length ? at : at - _slots.Length] = frame;
                 _span++;
                 _count++;
                 // A new signal only when someone waits on the current one: no allocation per frame in a flood.
-                if (_watched)
-                {
-                    signal = _changed;
-                    _changed = NewSignal();
-                    _watched = false;
-                }
+                if (_watched && (!deferSignal || ++_unsignalled >= SignalBatch)) signal = TakeSignal();
             }
             signal?.TrySetResult(true);
+        }
+
+        internal const int SignalBatch = 64;
+
+        private int _unsignalled;
+
+        /// <summary>Wakes a waiting consumer for frames added with a deferred signal. Cheap when nobody waits.</summary>
+        internal void Signal()
+        {
+            if (!Volatile.Read(ref _watched)) return;
+            TaskCompletionSource<bool>? signal = null;
+            lock (_gate)
+            {
+                if (_watched && _count > 0) signal = TakeSignal();
+            }
+            signal?.TrySetResult(true);
+        }
+
+        private TaskCompletionSource<bool> TakeSignal()
+        {
+            TaskCompletionSource<bool> signal = _changed;
+            _changed = NewSignal();
+            _watched = false;
+            _unsignalled = 0;
+            return signal;
         }
 
         /// <summary>
@@ -134,12 +161,7 @@ namespace Qfex.Transport
                 _head = 0;
                 _span = frames.Count;
                 _count = frames.Count;
-                if (_watched)
-                {
-                    signal = _changed;
-                    _changed = NewSignal();
-                    _watched = false;
-                }
+                if (_watched) signal = TakeSignal();
             }
             signal?.TrySetResult(true);
         }
@@ -169,9 +191,9 @@ namespace Qfex.Transport
             int taken = 0;
             lock (_gate)
             {
-                for (int i = 0; i < _span && taken < max; i++)
+                int length = _slots.Length;
+                for (int i = 0, at = _head; i < _span && taken < max; i++, at = at + 1 == length ? 0 : at + 1)
                 {
-                    int at = (_head + i) % _slots.Length;
                     QfexFrame? candidate = _slots[at];
                     if (candidate == null || (types != null && !types.Contains(candidate.Type))) continue;
                     _slots[at] = null;
@@ -184,7 +206,7 @@ namespace Qfex.Transport
                 // Let the head pass the holes left by filtered takes.
                 while (_span > 0 && _slots[_head] == null)
                 {
-                    _head = (_head + 1) % _slots.Length;
+                    _head = _head + 1 == length ? 0 : _head + 1;
                     _span--;
                 }
                 if (_room != null && CanResume)

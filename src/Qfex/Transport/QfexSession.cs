@@ -506,8 +506,11 @@ namespace Qfex
                     }
 
                     // Never cancelled: cancelling a ClientWebSocket receive aborts the socket.
-                    WebSocketReceiveResult result = await socket.ReceiveAsync(
-                        new ArraySegment<byte>(buffer, count, limit - count), CancellationToken.None).ConfigureAwait(false);
+                    Task<WebSocketReceiveResult> receive = socket.ReceiveAsync(
+                        new ArraySegment<byte>(buffer, count, limit - count), CancellationToken.None);
+                    // About to wait for the network: wake readers for the frames a burst delivered unsignalled.
+                    if (!receive.IsCompleted) Buffer.Signal();
+                    WebSocketReceiveResult result = await receive.ConfigureAwait(false);
                     Touch();
 
                     if (result.MessageType == WebSocketMessageType.Close)
@@ -532,7 +535,7 @@ namespace Qfex
                     oversized = false;
 
                     foreach (FrameContent content in contents)
-                        await DeliverAsync(content, receivedAt).ConfigureAwait(false);
+                        await DeliverAsync(content, receivedAt, deferSignal: true).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is WebSocketException || e is ObjectDisposedException || e is OperationCanceledException || e is InvalidOperationException)
@@ -549,6 +552,7 @@ namespace Qfex
             }
             finally
             {
+                Buffer.Signal();
                 ArrayPool<byte>.Shared.Return(buffer);
                 socket.Dispose();
                 OnSocketEnded(socket, closeReason);
@@ -587,7 +591,7 @@ namespace Qfex
         private TimeSpan SinceActivity =>
             TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _lastActivity)) / (double)Stopwatch.Frequency);
 
-        private async Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false)
+        private async Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool deferSignal = false)
         {
             if (_waiterCount > 0 && TryClaim(content)) return;
 
@@ -607,7 +611,11 @@ namespace Qfex
             if (!force)
             {
                 Task room = Buffer.WaitForRoomAsync();
-                if (!room.IsCompleted) await room.ConfigureAwait(false);
+                if (!room.IsCompleted)
+                {
+                    Buffer.Signal();
+                    await room.ConfigureAwait(false);
+                }
             }
             lock (_deliverGate)
             {
@@ -616,7 +624,7 @@ namespace Qfex
                     numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
                     TrackSubscription(numbered);
                 }
-                Buffer.Add(numbered);
+                Buffer.Add(numbered, deferSignal);
             }
         }
 
