@@ -20,7 +20,10 @@ namespace Qfex.Benchmarks
 
         internal Engine(bool importModule = true)
         {
-            _runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+            InitialSessionState state = InitialSessionState.CreateDefault2();
+            // The one command the hand-rolled script (line 4) needs that the bare engine lacks.
+            state.Commands.Add(new SessionStateCmdletEntry("ConvertFrom-Json", typeof(Microsoft.PowerShell.Commands.ConvertFromJsonCommand), null));
+            _runspace = RunspaceFactory.CreateRunspace(state);
             _runspace.Open();
             if (importModule)
                 Run("Import-Module $args[0] -ErrorAction Stop", TimeSpan.FromSeconds(60), ModuleManifest).ThrowOnError("Import-Module");
