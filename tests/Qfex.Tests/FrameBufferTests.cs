@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
 using System.Threading.Tasks;
 using Qfex.Transport;
 using Xunit;
@@ -17,14 +19,28 @@ namespace Qfex.Tests
         private static async Task<bool> Completes(Task task, int milliseconds) =>
             await Task.WhenAny(task, Task.Delay(milliseconds)).ConfigureAwait(false) == task;
 
+        /// <summary>A reader asleep in WaitForChange (on its own thread), started once it really sleeps.</summary>
+        private static async Task<Task<bool>> SleepingReader(FrameBuffer buffer, int timeoutMs = 30_000, CancellationToken cancel = default)
+        {
+            long seen = buffer.Version;
+            int before = buffer.Sleepers;
+            Task<bool> reader = Task.Factory.StartNew(() => buffer.WaitForChange(seen, timeoutMs, cancel), CancellationToken.None,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var clock = Stopwatch.StartNew();
+            while (buffer.Sleepers == before && !reader.IsCompleted && clock.ElapsedMilliseconds < 10_000)
+                await Task.Delay(1).ConfigureAwait(false);
+            Assert.Equal(before + 1, buffer.Sleepers);
+            return reader;
+        }
+
         [Fact]
-        public async Task AnUndeferredAddWakesAWaitingReaderAtOnce()
+        public async Task AnUndeferredAddWakesASleepingReaderAtOnce()
         {
             var buffer = new FrameBuffer(100);
-            Task changed = buffer.WhenChanged();
-            Assert.False(changed.IsCompleted);
+            Task<bool> reader = await SleepingReader(buffer);
             buffer.Add(Frame());
-            Assert.True(await Completes(changed, 5000));
+            Assert.True(await Completes(reader, 5000));
+            Assert.True(await reader);
         }
 
         [Fact]
@@ -33,33 +49,63 @@ namespace Qfex.Tests
             var buffer = new FrameBuffer(1000);
 
             // A burst: the receive loop defers the wake-up while the socket still has data...
-            Task changed = buffer.WhenChanged();
+            Task<bool> reader = await SleepingReader(buffer);
             for (int i = 0; i < FrameBuffer.SignalBatch - 1; i++) buffer.Add(Frame(), deferSignal: true);
-            Assert.False(await Completes(changed, 50));
+            Assert.False(await Completes(reader, 50));
             // ...and the batch's last frame wakes the reader.
             buffer.Add(Frame(), deferSignal: true);
-            Assert.True(await Completes(changed, 5000));
+            Assert.True(await Completes(reader, 5000));
 
             // Fewer than a batch: Signal (called before the loop waits on the socket) wakes the reader.
             var taken = new List<QfexFrame>();
             buffer.TryTakeMany(null, int.MaxValue, taken);
             Assert.Equal(FrameBuffer.SignalBatch, taken.Count);
-            changed = buffer.WhenChanged();
+            reader = await SleepingReader(buffer);
             buffer.Add(Frame(), deferSignal: true);
-            Assert.False(await Completes(changed, 50));
+            Assert.False(await Completes(reader, 50));
             buffer.Signal();
-            Assert.True(await Completes(changed, 5000));
+            Assert.True(await Completes(reader, 5000));
         }
 
         [Fact]
-        public async Task SignalWithNothingBufferedWakesNobody()
+        public void AReaderThatLooksAfterAnArrivalDoesNotSleep()
+        {
+            // The version read before an empty take: a frame that arrives in between ends the wait at once.
+            var buffer = new FrameBuffer(10);
+            long seen = buffer.Version;
+            Assert.Equal(0, buffer.TryTakeMany(null, 10, new List<QfexFrame>()));
+            buffer.Add(Frame(), deferSignal: true);
+            Assert.True(buffer.WaitForChange(seen, 30_000, CancellationToken.None));
+        }
+
+        [Fact]
+        public async Task SignalWithNothingNewWakesNobodyAndCompleteWakesEveryone()
         {
             var buffer = new FrameBuffer(10);
-            Task changed = buffer.WhenChanged();
+            Task<bool> first = await SleepingReader(buffer);
+            Task<bool> second = await SleepingReader(buffer);
             buffer.Signal();
-            Assert.False(await Completes(changed, 50));
+            Assert.False(await Completes(Task.WhenAny(first, second), 50));
             buffer.Complete();
-            Assert.True(await Completes(changed, 5000));
+            Assert.True(await Completes(Task.WhenAll(first, second), 5000));
+        }
+
+        [Fact]
+        public async Task TheWaitEndsAtItsTimeoutOrWhenItsOwnTokenIsCancelled()
+        {
+            var buffer = new FrameBuffer(10);
+            Assert.False(buffer.WaitForChange(buffer.Version, 20, CancellationToken.None));
+
+            using var stop = new CancellationTokenSource();
+            Task<bool> stopped = await SleepingReader(buffer, cancel: stop.Token);
+            Task<bool> other = await SleepingReader(buffer);
+            stop.Cancel();
+            Assert.True(await Completes(stopped, 5000));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stopped);
+            // Only the cancelled reader gave up; the other one still sleeps until a frame arrives.
+            Assert.False(await Completes(other, 50));
+            buffer.Add(Frame());
+            Assert.True(await other);
         }
 
         [Fact]

@@ -78,7 +78,8 @@ namespace Qfex.Commands
             while (got < wanted)
             {
                 batch.Clear();
-                if (TryTake(buffer, types, Math.Min(Batch, wanted - got), batch, out Task? signal))
+                long seen = buffer.Version;
+                if (buffer.TryTakeMany(types, Math.Min(Batch, wanted - got), batch) > 0)
                 {
                     Output(batch);
                     got += batch.Count;
@@ -110,7 +111,9 @@ namespace Qfex.Commands
 
                 try
                 {
-                    signal!.Wait(wait == Timeout.InfiniteTimeSpan ? Timeout.Infinite : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds)), StopToken);
+                    // The thread sleeps (no spinning: on a small machine a spinning reader takes the CPU the
+                    // receive loop needs); the loop wakes it once per burst, or at once for a lone frame.
+                    buffer.WaitForChange(seen, wait == Timeout.InfiniteTimeSpan ? Timeout.Infinite : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds)), StopToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -123,23 +126,6 @@ namespace Qfex.Commands
         private const int Batch = 256;
 
         private readonly List<object> _objects = new List<object>(Batch);
-
-        /// <summary>Takes frames, or returns the signal to wait on; checked twice so no arrival is missed.</summary>
-        private static bool TryTake(Transport.FrameBuffer buffer, ISet<string>? types, int max, List<QfexFrame> into, out Task? signal)
-        {
-            signal = null;
-            if (buffer.TryTakeMany(types, max, into) > 0) return true;
-            // In a stream the next frame is usually microseconds away: spin briefly before parking the
-            // thread, which costs a wake-up (several microseconds) per frame when the reader keeps up.
-            var spin = new SpinWait();
-            for (int i = 0; i < 10 && !buffer.IsCompleted; i++)
-            {
-                spin.SpinOnce();
-                if (buffer.TryTakeMany(types, max, into) > 0) return true;
-            }
-            signal = buffer.WhenChanged();
-            return buffer.TryTakeMany(types, max, into) > 0;
-        }
 
         /// <summary>Writes frames in order: runs of normal frames in one WriteObject, error frames as ErrorRecords between them.</summary>
         private void Output(List<QfexFrame> frames)

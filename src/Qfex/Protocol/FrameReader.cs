@@ -199,30 +199,36 @@ namespace Qfex.Protocol
         private static ReadOnlySpan<byte> ErrKey => "err"u8;
 
         /// <summary>
-        /// Type names seen so far, as UTF-8 and as the string handed out: a stream repeats a handful of
-        /// types, so each frame's type is matched here instead of decoded into a new string. Copy-on-write
-        /// (readers never lock) and bounded, so a server inventing types cannot grow it.
+        /// Type names seen lately, as UTF-8 and as the string handed out: a stream repeats a handful of
+        /// types, so each frame's type is matched here instead of decoded into a new string. Direct-mapped
+        /// (a name has one slot, a newcomer replaces what was there), so it stays small whatever a server
+        /// sends, never fills up for good, and readers never lock: a slot is swapped whole.
         /// </summary>
-        private static KeyValuePair<byte[], string>[] s_typeNames = new KeyValuePair<byte[], string>[0];
-        private const int MaxTypeNames = 64;
+        private static readonly TypeNameEntry?[] s_typeNames = new TypeNameEntry?[64];
         private const int MaxTypeNameBytes = 64;
+
+        private sealed class TypeNameEntry
+        {
+            internal TypeNameEntry(byte[] utf8, string text)
+            {
+                Utf8 = utf8;
+                Text = text;
+            }
+
+            internal byte[] Utf8 { get; }
+            internal string Text { get; }
+        }
 
         private static string TypeName(ref Utf8JsonReader reader)
         {
             if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxTypeNameBytes) return Text(ref reader);
             ReadOnlySpan<byte> name = reader.ValueSpan;
-            KeyValuePair<byte[], string>[] known = Volatile.Read(ref s_typeNames);
-            foreach (KeyValuePair<byte[], string> entry in known)
-                if (name.SequenceEqual(entry.Key)) return entry.Value;
+            int slot = name.IsEmpty ? 0 : (name.Length * 31 + name[0] * 7 + name[name.Length / 2] * 13 + name[name.Length - 1]) & (s_typeNames.Length - 1);
+            TypeNameEntry? entry = Volatile.Read(ref s_typeNames[slot]);
+            if (entry != null && name.SequenceEqual(entry.Utf8)) return entry.Text;
 
             string text = Text(ref reader);
-            if (known.Length < MaxTypeNames)
-            {
-                var more = new KeyValuePair<byte[], string>[known.Length + 1];
-                Array.Copy(known, more, known.Length);
-                more[known.Length] = new KeyValuePair<byte[], string>(name.ToArray(), text);
-                Interlocked.CompareExchange(ref s_typeNames, more, known);   // losing a race only skips caching
-            }
+            Volatile.Write(ref s_typeNames[slot], new TypeNameEntry(name.ToArray(), text));
             return text;
         }
 

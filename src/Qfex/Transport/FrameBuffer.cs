@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -19,11 +20,15 @@ namespace Qfex.Transport
         private int _head;       // index of the oldest slot in use
         private int _span;       // slots from head to tail, holes included
         private int _count;      // frames actually held
-        private TaskCompletionSource<bool> _changed = NewSignal();
         private TaskCompletionSource<bool>? _room;
         private bool _completed;
-        private bool _watched;
         private int _timesFull;
+
+        // Readers wait on _gate itself (Monitor.Wait: the thread sleeps, it does not spin); _version counts
+        // every change they could be waiting for, _sleepers how many sleep now (written under the lock).
+        private long _version;
+        private int _sleepers;
+        private int _unsignalled;
 
         internal FrameBuffer(int capacity)
         {
@@ -95,14 +100,13 @@ namespace Qfex.Transport
 
         /// <summary>
         /// Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).
-        /// With <paramref name="deferSignal"/> a waiting consumer is woken only every <see cref="SignalBatch"/>
+        /// With <paramref name="deferSignal"/> a sleeping reader is woken only every <see cref="SignalBatch"/>
         /// frames or at <see cref="Signal"/>, which the receive loop calls before it waits on the socket: a
         /// burst then costs one wake-up per batch instead of one per frame, and a frame is never held back
         /// once the socket has nothing more to give.
         /// </summary>
         internal void Add(QfexFrame frame, bool deferSignal = false)
         {
-            TaskCompletionSource<bool>? signal = null;
             lock (_gate)
             {
                 if (_span == _slots.Length) Grow();
@@ -110,35 +114,80 @@ namespace Qfex.Transport
                 _slots[at < _slots.Length ? at : at - _slots.Length] = frame;
                 _span++;
                 _count++;
-                // A new signal only when someone waits on the current one: no allocation per frame in a flood.
-                if (_watched && (!deferSignal || ++_unsignalled >= SignalBatch)) signal = TakeSignal();
+                _version++;
+                if (_sleepers > 0 && (!deferSignal || ++_unsignalled >= SignalBatch)) WakeReaders();
             }
-            signal?.TrySetResult(true);
         }
 
         internal const int SignalBatch = 64;
 
-        private int _unsignalled;
-
-        /// <summary>Wakes a waiting consumer for frames added with a deferred signal. Cheap when nobody waits.</summary>
+        /// <summary>Wakes sleeping readers for frames added with a deferred signal. Cheap when nobody sleeps.</summary>
         internal void Signal()
         {
-            if (!Volatile.Read(ref _watched)) return;
-            TaskCompletionSource<bool>? signal = null;
+            if (Volatile.Read(ref _sleepers) == 0) return;
             lock (_gate)
             {
-                if (_watched && _count > 0) signal = TakeSignal();
+                if (_sleepers > 0 && _unsignalled > 0) WakeReaders();
             }
-            signal?.TrySetResult(true);
         }
 
-        private TaskCompletionSource<bool> TakeSignal()
+        /// <summary>Under the lock.</summary>
+        private void WakeReaders()
         {
-            TaskCompletionSource<bool> signal = _changed;
-            _changed = NewSignal();
-            _watched = false;
             _unsignalled = 0;
-            return signal;
+            Monitor.PulseAll(_gate);
+        }
+
+        /// <summary>Changes so far: read it before <see cref="TryTakeMany"/>, pass it to <see cref="WaitForChange"/>.</summary>
+        internal long Version
+        {
+            get { lock (_gate) return _version; }
+        }
+
+        /// <summary>
+        /// Sleeps until something changed since <paramref name="seen"/> (a frame arrived or was put back, or
+        /// the stream ended), the time is up (false), or <paramref name="cancel"/> fires
+        /// (OperationCanceledException). Cancelling wakes only this wait; the socket is never touched.
+        /// </summary>
+        internal bool WaitForChange(long seen, int millisecondsTimeout, CancellationToken cancel)
+        {
+            Stopwatch? clock = millisecondsTimeout == Timeout.Infinite ? null : Stopwatch.StartNew();
+            CancellationTokenRegistration stop = cancel.CanBeCanceled ? cancel.Register(WakeAllForCancel) : default;
+            try
+            {
+                lock (_gate)
+                {
+                    while (_version == seen && !_completed)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        int left = clock == null ? Timeout.Infinite : millisecondsTimeout - (int)clock.ElapsedMilliseconds;
+                        if (clock != null && left <= 0) return false;
+                        _sleepers++;
+                        try
+                        {
+                            Monitor.Wait(_gate, left);
+                        }
+                        finally
+                        {
+                            _sleepers--;
+                        }
+                    }
+                    cancel.ThrowIfCancellationRequested();
+                    return true;
+                }
+            }
+            finally
+            {
+                stop.Dispose();
+            }
+        }
+
+        /// <summary>How many readers sleep in <see cref="WaitForChange"/> now.</summary>
+        internal int Sleepers => Volatile.Read(ref _sleepers);
+
+        private void WakeAllForCancel()
+        {
+            lock (_gate) Monitor.PulseAll(_gate);
         }
 
         /// <summary>
@@ -147,7 +196,6 @@ namespace Qfex.Transport
         /// </summary>
         internal void Return(QfexFrame frame)
         {
-            TaskCompletionSource<bool>? signal = null;
             lock (_gate)
             {
                 var frames = new List<QfexFrame>(_count + 1);
@@ -161,25 +209,24 @@ namespace Qfex.Transport
                 _head = 0;
                 _span = frames.Count;
                 _count = frames.Count;
-                if (_watched) signal = TakeSignal();
+                _version++;
+                WakeReaders();
             }
-            signal?.TrySetResult(true);
         }
 
         /// <summary>Marks the end of the stream; waiting consumers wake up.</summary>
         internal void Complete()
         {
-            TaskCompletionSource<bool> signal;
             TaskCompletionSource<bool>? room;
             lock (_gate)
             {
                 _completed = true;
-                signal = _changed;
+                _version++;
+                WakeReaders();
                 room = _room;
                 _room = null;
                 IsFull = false;
             }
-            signal.TrySetResult(true);
             // A producer parked on a full buffer must be let go, or the closed session's loop never ends.
             room?.TrySetResult(true);
         }
@@ -220,17 +267,6 @@ namespace Qfex.Transport
             return taken;
         }
 
-        /// <summary>A task that completes at the next arrival or at completion.</summary>
-        internal Task WhenChanged()
-        {
-            lock (_gate)
-            {
-                if (_completed) return Task.CompletedTask;
-                _watched = true;
-                return _changed.Task;
-            }
-        }
-
         private void Grow()
         {
             var bigger = new QfexFrame?[_slots.Length * 2];
@@ -238,8 +274,5 @@ namespace Qfex.Transport
             _slots = bigger;
             _head = 0;
         }
-
-        private static TaskCompletionSource<bool> NewSignal() =>
-            new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
