@@ -133,7 +133,10 @@ namespace Qfex.Benchmarks
     /// <summary>Runs this program again as a child process (a cold process) and reads its key=value lines.</summary>
     internal static class Child
     {
-        internal static Dictionary<string, string> Run(TimeSpan timeout, params string[] args)
+        internal static Dictionary<string, string> Run(TimeSpan timeout, params string[] args) => RunProgram(null, timeout, args);
+
+        /// <summary>Runs <paramref name="program"/> (another build of this harness), or this program when null.</summary>
+        internal static Dictionary<string, string> RunProgram(string? program, TimeSpan timeout, params string[] args)
         {
             var psi = new ProcessStartInfo
             {
@@ -143,7 +146,11 @@ namespace Qfex.Benchmarks
             };
             string? host = Environment.ProcessPath;
             string self = typeof(Child).Assembly.Location;
-            if (host == null || string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
+            if (program != null)
+            {
+                psi.FileName = program;
+            }
+            else if (host == null || string.Equals(Path.GetFileNameWithoutExtension(host), "dotnet", StringComparison.OrdinalIgnoreCase))
             {
                 psi.FileName = host ?? "dotnet";
                 psi.ArgumentList.Add(self);
