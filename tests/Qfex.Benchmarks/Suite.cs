@@ -24,14 +24,17 @@ namespace Qfex.Benchmarks
         private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
-        // What a user writes: the output discarded the cheapest way (no Out-Null command in the bare engine,
-        // and `| Out-Null` is slower anyway). -TimeoutSec only bounds the run; it never fires in a good run.
-        private const string ObjectsScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120";
-        private const string TextScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -Raw";
-        private const string ForEachScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $_.Sequence }";
-        private const string DataScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $_.Data.type }";
+        // Frames streamed into Out-Null, as the raw baseline drops each frame once parsed. `$null = <pipeline>`
+        // is not the same sink: the engine keeps every output object until the pipeline ends (it collects the
+        // value before discarding it), so N frames stay alive and the GC has to move them (line 2f shows it).
+        // -TimeoutSec only bounds the run; it never fires in a good run.
+        private const string ObjectsScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | Out-Null";
+        private const string TextScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -Raw | Out-Null";
+        private const string CapturedScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120";
+        private const string ForEachScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Sequence }";
+        private const string DataScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Data.type }";
         private const string ErrorsScript =
-            "$Error.Clear(); $null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -ErrorAction SilentlyContinue; " +
+            "$Error.Clear(); Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -ErrorAction SilentlyContinue | Out-Null; " +
             "$Error.Count; if ($Error.Count) { $Error[0].FullyQualifiedErrorId }";
 
         // What users write today without the module: ClientWebSocket by hand, each message decoded and parsed
@@ -233,10 +236,14 @@ namespace Qfex.Benchmarks
                 Guard("2b", "Receive-QfexFrame -Count N -Raw", () =>
                     ModuleLine("2b", "Receive-QfexFrame -Count N -Raw", Payload, TextScript, _n, 0.5,
                         "script: " + TextScript + " (target: the objects target applied to -Raw too)"));
+            if (objects && raw != null)
+                Guard("2f", "$null = Receive-QfexFrame -Count N (captured)", () =>
+                    ModuleLine("2f", "$null = Receive-QfexFrame -Count N (captured)", Payload, CapturedScript, _n, null,
+                        "script: " + CapturedScript + " (the engine holds all N output objects until the pipeline ends: GC cost, no target)"));
             if (forEach && raw != null)
                 Guard("2c", "Receive-QfexFrame | ForEach-Object", () =>
                     ModuleLine("2c", "Receive-QfexFrame | ForEach-Object", Payload, ForEachScript, _n, null,
-                        "script: " + ForEachScript + " (the pipeline a user writes; ForEach-Object's own cost included)"));
+                        "script: " + ForEachScript + " (a pipeline a user writes; ForEach-Object's own cost included)"));
             if (forEach && raw != null)
                 Guard("2e", "Receive-QfexFrame | ForEach-Object { $_.Data.type }", () =>
                     ModuleLine("2e", "Receive-QfexFrame | ForEach-Object { $_.Data.type }", Payload, DataScript, _n, null,

@@ -44,26 +44,25 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public async Task DeferredAddsWakeTheReaderAtSignalOrAfterABatch()
+        public async Task ABatchIsAddedUnderOneLockAndWakesTheReaderOnce()
         {
             var buffer = new FrameBuffer(1000);
-
-            // A burst: the receive loop defers the wake-up while the socket still has data...
             Task<bool> reader = await SleepingReader(buffer);
-            for (int i = 0; i < FrameBuffer.SignalBatch - 1; i++) buffer.Add(Frame(), deferSignal: true);
-            Assert.False(await Completes(reader, 50));
-            // ...and the batch's last frame wakes the reader.
-            buffer.Add(Frame(), deferSignal: true);
+            long before = buffer.Version;
+            var batch = new List<QfexFrame>();
+            for (int i = 0; i < 64; i++) batch.Add(Frame());
+            buffer.AddRange(batch);
             Assert.True(await Completes(reader, 5000));
-
-            // Fewer than a batch: Signal (called before the loop waits on the socket) wakes the reader.
+            Assert.Equal(before + 1, buffer.Version);   // one change for the whole batch
             var taken = new List<QfexFrame>();
-            buffer.TryTakeMany(null, int.MaxValue, taken);
-            Assert.Equal(FrameBuffer.SignalBatch, taken.Count);
+            Assert.Equal(64, buffer.TryTakeMany(null, int.MaxValue, taken));
+            Assert.Equal(batch, taken);
+
+            // An empty batch changes nothing and wakes nobody.
             reader = await SleepingReader(buffer);
-            buffer.Add(Frame(), deferSignal: true);
+            buffer.AddRange(new List<QfexFrame>());
             Assert.False(await Completes(reader, 50));
-            buffer.Signal();
+            buffer.Add(Frame());
             Assert.True(await Completes(reader, 5000));
         }
 
@@ -74,17 +73,16 @@ namespace Qfex.Tests
             var buffer = new FrameBuffer(10);
             long seen = buffer.Version;
             Assert.Equal(0, buffer.TryTakeMany(null, 10, new List<QfexFrame>()));
-            buffer.Add(Frame(), deferSignal: true);
+            buffer.Add(Frame());
             Assert.True(buffer.WaitForChange(seen, 30_000, CancellationToken.None));
         }
 
         [Fact]
-        public async Task SignalWithNothingNewWakesNobodyAndCompleteWakesEveryone()
+        public async Task CompleteWakesEveryReader()
         {
             var buffer = new FrameBuffer(10);
             Task<bool> first = await SleepingReader(buffer);
             Task<bool> second = await SleepingReader(buffer);
-            buffer.Signal();
             Assert.False(await Completes(Task.WhenAny(first, second), 50));
             buffer.Complete();
             Assert.True(await Completes(Task.WhenAll(first, second), 5000));
@@ -118,7 +116,17 @@ namespace Qfex.Tests
             // Add and take in uneven steps so the head wraps round the ring and the ring grows while wrapped.
             for (int round = 1; round <= 40; round++)
             {
-                for (int i = 0; i < round * 13; i++) buffer.Add(Frame(), deferSignal: (i & 1) == 0);
+                var batch = new List<QfexFrame>();
+                for (int i = 0; i < round * 13; i++)
+                {
+                    if ((i & 1) == 0) buffer.Add(Frame());
+                    else
+                    {
+                        batch.Add(Frame());
+                        buffer.AddRange(batch);
+                        batch.Clear();
+                    }
+                }
                 taken.Clear();
                 buffer.TryTakeMany(null, round * 11, taken);
                 foreach (QfexFrame f in taken) Assert.Equal(first + expected++, f.Sequence);

@@ -169,7 +169,7 @@ namespace Qfex.Commands
             {
                 // Stopped (Ctrl+C) just as the answer was matched: it goes back to the buffer, not lost.
                 if (answer != null && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion && !delivered)
-                    session.Buffer.Return(answer.Result);
+                    session.ReturnFrame(answer.Result);
             }
         }
 

@@ -28,7 +28,6 @@ namespace Qfex.Transport
         // every change they could be waiting for, _sleepers how many sleep now (written under the lock).
         private long _version;
         private int _sleepers;
-        private int _unsignalled;
 
         internal FrameBuffer(int capacity)
         {
@@ -42,6 +41,9 @@ namespace Qfex.Transport
         {
             get { lock (_gate) return _count; }
         }
+
+        /// <summary>The count without the lock: possibly stale, for heuristics only.</summary>
+        internal int CountHint => Volatile.Read(ref _count);
 
         /// <summary>True while the producer waits for room (the socket is not being read).</summary>
         internal volatile bool IsFull;
@@ -88,6 +90,9 @@ namespace Qfex.Transport
         /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
         internal Task WaitForRoomAsync()
         {
+            // Without the lock first: only the delivering code adds, so a stale count can only be too high
+            // (a reader took frames meanwhile) and then the locked check below decides.
+            if (Volatile.Read(ref _count) < Capacity && !IsFull) return Task.CompletedTask;
             lock (_gate)
             {
                 if (HasRoom || _completed) return Task.CompletedTask;
@@ -98,51 +103,47 @@ namespace Qfex.Transport
             }
         }
 
-        /// <summary>
-        /// Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).
-        /// With <paramref name="deferSignal"/> a sleeping reader is woken only every <see cref="SignalBatch"/>
-        /// frames or at <see cref="Signal"/>, which the receive loop calls before it waits on the socket: a
-        /// burst then costs one wake-up per batch instead of one per frame, and a frame is never held back
-        /// once the socket has nothing more to give.
-        /// </summary>
-        internal void Add(QfexFrame frame, bool deferSignal = false)
+        /// <summary>Appends without waiting. Callers wait for room first, so the bound holds (give or take a reconnect notice).</summary>
+        internal void Add(QfexFrame frame)
         {
             lock (_gate)
             {
-                if (_span == _slots.Length) Grow();
-                int at = _head + _span;
-                _slots[at < _slots.Length ? at : at - _slots.Length] = frame;
-                _span++;
-                _count++;
-                _version++;
-                if (_sleepers > 0 && (!deferSignal || ++_unsignalled >= SignalBatch)) WakeReaders();
+                Append(frame);
+                Interlocked.Increment(ref _version);
+                if (_sleepers > 0) WakeReaders();
             }
         }
 
-        internal const int SignalBatch = 64;
-
-        /// <summary>Wakes sleeping readers for frames added with a deferred signal. Cheap when nobody sleeps.</summary>
-        internal void Signal()
+        /// <summary>
+        /// Appends a batch under one lock, with one wake-up: the receive loop hands over a burst this way
+        /// (see QfexSession's staging), so readers and the loop do not contend for the lock frame by frame.
+        /// </summary>
+        internal void AddRange(List<QfexFrame> frames)
         {
-            if (Volatile.Read(ref _sleepers) == 0) return;
+            if (frames.Count == 0) return;
             lock (_gate)
             {
-                if (_sleepers > 0 && _unsignalled > 0) WakeReaders();
+                foreach (QfexFrame frame in frames) Append(frame);
+                Interlocked.Increment(ref _version);
+                if (_sleepers > 0) WakeReaders();
             }
         }
 
         /// <summary>Under the lock.</summary>
-        private void WakeReaders()
+        private void Append(QfexFrame frame)
         {
-            _unsignalled = 0;
-            Monitor.PulseAll(_gate);
+            if (_span == _slots.Length) Grow();
+            int at = _head + _span;
+            _slots[at < _slots.Length ? at : at - _slots.Length] = frame;
+            _span++;
+            _count++;
         }
 
+        /// <summary>Under the lock.</summary>
+        private void WakeReaders() => Monitor.PulseAll(_gate);
+
         /// <summary>Changes so far: read it before <see cref="TryTakeMany"/>, pass it to <see cref="WaitForChange"/>.</summary>
-        internal long Version
-        {
-            get { lock (_gate) return _version; }
-        }
+        internal long Version => Interlocked.Read(ref _version);   // no lock: a stale value only costs one more look
 
         /// <summary>
         /// Sleeps until something changed since <paramref name="seen"/> (a frame arrived or was put back, or
@@ -209,7 +210,7 @@ namespace Qfex.Transport
                 _head = 0;
                 _span = frames.Count;
                 _count = frames.Count;
-                _version++;
+                Interlocked.Increment(ref _version);
                 WakeReaders();
             }
         }
@@ -221,7 +222,7 @@ namespace Qfex.Transport
             lock (_gate)
             {
                 _completed = true;
-                _version++;
+                Interlocked.Increment(ref _version);
                 WakeReaders();
                 room = _room;
                 _room = null;

@@ -508,8 +508,8 @@ namespace Qfex
                     // Never cancelled: cancelling a ClientWebSocket receive aborts the socket.
                     Task<WebSocketReceiveResult> receive = socket.ReceiveAsync(
                         new ArraySegment<byte>(buffer, count, limit - count), CancellationToken.None);
-                    // About to wait for the network: wake readers for the frames a burst delivered unsignalled.
-                    if (!receive.IsCompleted) Buffer.Signal();
+                    // About to wait for the network: hand the burst's staged frames to the readers now.
+                    if (!receive.IsCompleted) FlushStaged();
                     WebSocketReceiveResult result = await receive.ConfigureAwait(false);
                     Touch();
 
@@ -535,7 +535,7 @@ namespace Qfex
                     oversized = false;
 
                     foreach (FrameContent content in contents)
-                        await DeliverAsync(content, receivedAt, deferSignal: true).ConfigureAwait(false);
+                        await DeliverAsync(content, receivedAt, stage: true).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is WebSocketException || e is ObjectDisposedException || e is OperationCanceledException || e is InvalidOperationException)
@@ -552,7 +552,7 @@ namespace Qfex
             }
             finally
             {
-                Buffer.Signal();
+                FlushStaged();   // nothing received is lost with the socket
                 ArrayPool<byte>.Shared.Return(buffer);
                 socket.Dispose();
                 OnSocketEnded(socket, closeReason);
@@ -591,40 +591,109 @@ namespace Qfex
         private TimeSpan SinceActivity =>
             TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _lastActivity)) / (double)Stopwatch.Frequency);
 
-        private async Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool deferSignal = false)
+        /// <summary>
+        /// Numbers a received frame and hands it over: to an internal waiter (auth and subscription answers,
+        /// never numbered), to a -Wait waiting for it, or to the buffer. With <paramref name="stage"/> (the
+        /// receive loop) a frame may be staged instead: a burst is numbered and buffered in one lock per
+        /// <see cref="StageBatch"/> frames, or as soon as the socket has nothing more (the loop flushes
+        /// before it waits on the network), so readers and the loop do not contend frame by frame. Staging
+        /// stops short of the buffer's capacity, so flushing never overfills it.
+        /// </summary>
+        private async Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool stage = false)
         {
             if (_waiterCount > 0 && TryClaim(content)) return;
 
             QfexFrame? numbered = null;
             if (_answerWaiterCount > 0)
             {
-                // An answer someone waits for is handed over even when the buffer is full.
+                // An answer someone waits for is handed over even when the buffer is full; what arrived
+                // before it is numbered and buffered first, so sequence numbers stay in arrival order.
                 lock (_deliverGate)
                 {
+                    FlushStagedLocked();
                     numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
                     TrackSubscription(numbered);
                     if (TryAnswer(numbered)) return;
                 }
             }
 
+            if (stage && numbered == null && Buffer.CountHint + _staged.Count + 1 < Buffer.Capacity)
+            {
+                lock (_deliverGate)
+                {
+                    _staged.Add(new StagedFrame(content, receivedAt));
+                    if (_staged.Count >= StageBatch) FlushStagedLocked();
+                }
+                return;
+            }
+
             // Room next (the loop parks here when the buffer is full: TCP backpressure), then store.
             if (!force)
             {
+                FlushStaged();
                 Task room = Buffer.WaitForRoomAsync();
-                if (!room.IsCompleted)
-                {
-                    Buffer.Signal();
-                    await room.ConfigureAwait(false);
-                }
+                if (!room.IsCompleted) await room.ConfigureAwait(false);
             }
             lock (_deliverGate)
             {
+                FlushStagedLocked();
                 if (numbered == null)
                 {
                     numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
                     TrackSubscription(numbered);
                 }
-                Buffer.Add(numbered, deferSignal);
+                Buffer.Add(numbered);
+            }
+        }
+
+        private const int StageBatch = 64;
+
+        private readonly struct StagedFrame
+        {
+            internal StagedFrame(FrameContent content, DateTime receivedAt)
+            {
+                Content = content;
+                ReceivedAt = receivedAt;
+            }
+
+            internal FrameContent Content { get; }
+            internal DateTime ReceivedAt { get; }
+        }
+
+        // Only the receive loop stages; any thread may flush (under _deliverGate).
+        private readonly List<StagedFrame> _staged = new List<StagedFrame>(StageBatch);
+        private readonly List<QfexFrame> _flushing = new List<QfexFrame>(StageBatch);
+
+        private void FlushStaged()
+        {
+            if (_staged.Count == 0) return;
+            lock (_deliverGate) FlushStagedLocked();
+        }
+
+        private void FlushStagedLocked()
+        {
+            if (_staged.Count == 0) return;
+            foreach (StagedFrame staged in _staged)
+            {
+                QfexFrame frame = staged.Content.ToFrame(Interlocked.Increment(ref _sequence), staged.ReceivedAt, Id);
+                TrackSubscription(frame);
+                _flushing.Add(frame);
+            }
+            _staged.Clear();
+            Buffer.AddRange(_flushing);
+            _flushing.Clear();
+        }
+
+        /// <summary>
+        /// Puts back a frame that was taken but never handed to the user (a -Wait stopped just as its answer
+        /// arrived), after whatever is staged, so the buffer keeps sequence order.
+        /// </summary>
+        internal void ReturnFrame(QfexFrame frame)
+        {
+            lock (_deliverGate)
+            {
+                FlushStagedLocked();
+                Buffer.Return(frame);
             }
         }
 
