@@ -21,7 +21,7 @@ namespace Qfex.Tests
 
         private readonly PowerShellHost _ps = new PowerShellHost();
 
-        public void Dispose() => _ps.Dispose();
+        public virtual void Dispose() => _ps.Dispose();
 
         private QfexTestServer StartServer() => _ps.StartServer();
 

@@ -505,18 +505,20 @@ namespace Qfex
                         }
                     }
 
-                    // Never cancelled: cancelling a ClientWebSocket receive aborts the socket.
-                    Task<WebSocketReceiveResult> receive = socket.ReceiveAsync(
-                        new ArraySegment<byte>(buffer, count, limit - count), CancellationToken.None);
-                    // About to wait for the network: hand the burst's staged frames to the readers now.
-                    if (!receive.IsCompleted) FlushStaged();
-                    WebSocketReceiveResult result = await receive.ConfigureAwait(false);
+                    // Never cancelled (see SocketReceiver): cancelling a ClientWebSocket receive aborts the socket.
+                    if (!SocketReceiver.TryReceive(socket, buffer, count, limit - count, out ReceivedChunk result, out Task? pending))
+                    {
+                        // About to wait for the network: hand the burst's staged frames to the readers now.
+                        FlushStaged();
+                        await pending!.ConfigureAwait(false);
+                        result = SocketReceiver.ResultOf(pending);
+                    }
                     Touch();
 
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         await AnswerCloseAsync(socket).ConfigureAwait(false);
-                        closeReason = $"The server closed the connection ({(int?)result.CloseStatus} {result.CloseStatus}{(string.IsNullOrEmpty(result.CloseStatusDescription) ? "" : ": " + result.CloseStatusDescription)}).";
+                        closeReason = $"The server closed the connection ({(int?)socket.CloseStatus} {socket.CloseStatus}{(string.IsNullOrEmpty(socket.CloseStatusDescription) ? "" : ": " + socket.CloseStatusDescription)}).";
                         break;
                     }
 

@@ -1,0 +1,30 @@
+using Qfex.Transport;
+using Xunit;
+
+namespace Qfex.Tests
+{
+    /// <summary>
+    /// Every fault-injection test again with the receive loop on the ArraySegment overload of
+    /// ReceiveAsync: the only one Windows PowerShell 5.1's runtime has (PowerShell 7 uses the Memory one).
+    /// </summary>
+    public sealed class FaultInjectionTestsOnTheArraySegmentReceive : FaultInjectionTests
+    {
+        public FaultInjectionTestsOnTheArraySegmentReceive() => SocketReceiver.ForceArraySegmentOverload = true;
+
+        public override void Dispose()
+        {
+            SocketReceiver.ForceArraySegmentOverload = false;
+            base.Dispose();
+        }
+    }
+
+    public class SocketReceiverTests
+    {
+        [Fact]
+        public void TheMemoryOverloadIsBoundOnThisRuntime()
+        {
+            // Otherwise every receive silently pays for a Task and a result object (still correct, slower).
+            Assert.True(SocketReceiver.HasMemoryOverload);
+        }
+    }
+}
