@@ -90,8 +90,8 @@ namespace Qfex.Transport
         /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
         internal Task WaitForRoomAsync()
         {
-            // Without the lock first: only the delivering code adds, so a stale count can only be too high
-            // (a reader took frames meanwhile) and then the locked check below decides.
+            // Without the lock first: the delivering code is what adds (besides a rare Return), so a stale
+            // count is almost always too high (a reader took frames meanwhile) and the locked check decides.
             if (Volatile.Read(ref _count) < Capacity && !IsFull) return Task.CompletedTask;
             lock (_gate)
             {
