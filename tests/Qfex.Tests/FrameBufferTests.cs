@@ -34,7 +34,7 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public async Task AnUndeferredAddWakesASleepingReaderAtOnce()
+        public async Task AnAddWakesASleepingReaderAtOnce()
         {
             var buffer = new FrameBuffer(100);
             Task<bool> reader = await SleepingReader(buffer);
