@@ -138,12 +138,7 @@ namespace Qfex.Benchmarks
         /// <summary>Runs <paramref name="program"/> (another build of this harness), or this program when null.</summary>
         internal static Dictionary<string, string> RunProgram(string? program, TimeSpan timeout, params string[] args)
         {
-            var psi = new ProcessStartInfo
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
+            var psi = new ProcessStartInfo();
             string? host = Environment.ProcessPath;
             string self = typeof(Child).Assembly.Location;
             if (program != null)
@@ -161,6 +156,24 @@ namespace Qfex.Benchmarks
             }
             foreach (string arg in args) psi.ArgumentList.Add(arg);
 
+            (int exitCode, string output, string err) = Exec(psi, timeout, "The child process (" + string.Join(' ', args) + ")");
+            if (exitCode != 0)
+                throw new InvalidOperationException($"The child process exited with {exitCode}: {err.Trim()} {output.Trim()}");
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string line in output.Split('\n'))
+            {
+                int eq = line.IndexOf('=');
+                if (eq > 0) values[line.Substring(0, eq).Trim()] = line.Substring(eq + 1).Trim();
+            }
+            return values;
+        }
+
+        /// <summary>Runs a process to its end with its output captured; killed (TimeoutException) after <paramref name="timeout"/>.</summary>
+        internal static (int ExitCode, string Stdout, string Stderr) Exec(ProcessStartInfo psi, TimeSpan timeout, string what)
+        {
+            psi.UseShellExecute = false;
+            psi.RedirectStandardOutput = true;
+            psi.RedirectStandardError = true;
             using Process process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start " + psi.FileName);
             var stdout = new StringBuilder();
             var stderr = new StringBuilder();
@@ -171,24 +184,12 @@ namespace Qfex.Benchmarks
             if (!process.WaitForExit(timeout))
             {
                 process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"The child process ({string.Join(' ', args)}) did not finish within {timeout.TotalSeconds:0} s and was killed.");
+                throw new TimeoutException($"{what} did not finish within {timeout.TotalSeconds:0} s and was killed.");
             }
             process.WaitForExit();
-            string output;
-            lock (stdout) output = stdout.ToString();
-            if (process.ExitCode != 0)
-            {
-                string err;
-                lock (stderr) err = stderr.ToString();
-                throw new InvalidOperationException($"The child process exited with {process.ExitCode}: {err.Trim()} {output.Trim()}");
-            }
-            var values = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (string line in output.Split('\n'))
-            {
-                int eq = line.IndexOf('=');
-                if (eq > 0) values[line.Substring(0, eq).Trim()] = line.Substring(eq + 1).Trim();
-            }
-            return values;
+            lock (stdout)
+                lock (stderr)
+                    return (process.ExitCode, stdout.ToString(), stderr.ToString());
         }
 
         internal static double Number(this Dictionary<string, string> values, string key) =>

@@ -2,7 +2,6 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Qfex.Benchmarks
 {
@@ -22,13 +21,7 @@ namespace Qfex.Benchmarks
         {
             problem = null;
             string project = Path.Combine(Engine.RepoRoot, "tests", "Qfex.Benchmarks", "Qfex.Benchmarks.csproj");
-            var psi = new ProcessStartInfo("dotnet")
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = Engine.RepoRoot,
-            };
+            var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Engine.RepoRoot };
             foreach (string arg in new[]
             {
                 "publish", project, "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false",
@@ -36,25 +29,22 @@ namespace Qfex.Benchmarks
             })
                 psi.ArgumentList.Add(arg);
 
-            using Process process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start dotnet publish.");
-            var output = new StringBuilder();
-            process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
-            process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            if (!process.WaitForExit(timeout))
+            int exitCode;
+            string text;
+            try
             {
-                process.Kill(entireProcessTree: true);
-                problem = $"dotnet publish -p:PublishReadyToRun=true did not finish within {timeout.TotalSeconds:0} s.";
+                (exitCode, string stdout, string stderr) = Child.Exec(psi, timeout, "dotnet publish -p:PublishReadyToRun=true");
+                text = (stdout + stderr).Trim();
+            }
+            catch (TimeoutException e)
+            {
+                problem = e.Message;
                 return null;
             }
-            process.WaitForExit();
             string program = Path.Combine(Folder, OperatingSystem.IsWindows() ? "Qfex.Benchmarks.exe" : "Qfex.Benchmarks");
-            if (process.ExitCode != 0 || !File.Exists(program))
+            if (exitCode != 0 || !File.Exists(program))
             {
-                string text;
-                lock (output) text = output.ToString().Trim();
-                problem = $"dotnet publish -p:PublishReadyToRun=true failed (exit {process.ExitCode}; it needs the crossgen package from the NuGet feed): " +
+                problem = $"dotnet publish -p:PublishReadyToRun=true failed (exit {exitCode}; it needs the crossgen package from the NuGet feed): " +
                     (text.Length > 600 ? text.Substring(0, 600) + "..." : text);
                 return null;
             }

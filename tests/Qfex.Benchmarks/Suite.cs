@@ -182,45 +182,26 @@ namespace Qfex.Benchmarks
             bool needRaw = _options.Wants("raw") || objects || text || forEach || loop || script;
             Measured? raw = null, rawErrors = null, ours = null;
 
-            if (needRaw || errors)
-            {
-                try
+            if (needRaw)
+                Guard("1", "raw C# baseline", () =>
                 {
-                    RawClient client = RawClient.ConnectAsync(_server, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-                    try
+                    raw = AdjacentRaw(Payload, _n);
+                    _report.Add(new Row
                     {
-                        WaitConnections(_server, 1);
-                        if (needRaw)
-                        {
-                            raw = MeasureRaw(client, Payload, _n);
-                            _report.Add(new Row
-                            {
-                                Id = "1", Name = "raw C#: ClientWebSocket + JsonDocument.Parse", Value = raw.Rate, Unit = "frames/s", VsRaw = 1,
-                                Verdict = Verdict.Baseline, Detail = raw.Describe("frame " + Payload.Length + " B"),
-                            });
-                        }
-                        if (errors)
-                        {
-                            rawErrors = MeasureRaw(client, ErrorPayload, _errorN);
-                            _report.Add(new Row
-                            {
-                                Id = "1e", Name = "raw C#, error frames", Value = rawErrors.Rate, Unit = "frames/s", VsRaw = 1,
-                                Verdict = Verdict.Baseline, Detail = rawErrors.Describe("error frame " + ErrorPayload.Length + " B; parse + error_code + message read"),
-                            });
-                        }
-                    }
-                    finally
-                    {
-                        client.CloseAsync().GetAwaiter().GetResult();
-                        client.Dispose();
-                        Released(0);
-                    }
-                }
-                catch (Exception e) when (!(e is OutOfMemoryException))
+                        Id = "1", Name = "raw C#: ClientWebSocket + JsonDocument.Parse", Value = raw.Rate, Unit = "frames/s", VsRaw = 1,
+                        Verdict = Verdict.Baseline, Detail = raw.Describe("frame " + Payload.Length + " B"),
+                    });
+                });
+            if (errors)
+                Guard("1e", "raw C# baseline, error frames", () =>
                 {
-                    _report.Failed("1", "raw C# baseline", e);
-                }
-            }
+                    rawErrors = AdjacentRaw(ErrorPayload, _errorN);
+                    _report.Add(new Row
+                    {
+                        Id = "1e", Name = "raw C#, error frames", Value = rawErrors.Rate, Unit = "frames/s", VsRaw = 1,
+                        Verdict = Verdict.Baseline, Detail = rawErrors.Describe("error frame " + ErrorPayload.Length + " B; parse + error_code + message read"),
+                    });
+                });
 
             // Every module line is compared with a raw baseline measured just before it (connections are
             // swapped in between, because a flood goes to every connection): a shared box drifts by tens of
@@ -267,26 +248,9 @@ namespace Qfex.Benchmarks
                 // Drift check: the same baseline again, after everything above.
                 try
                 {
-                    RawClient client = RawClient.ConnectAsync(_server, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-                    try
-                    {
-                        WaitConnections(_server, 1);
-                        Stats.Settle();
-                        var probe = Probe.Start();
-                        Task<int> flood = _server.FloodAsync(Payload, _n);
-                        using (var cts = new CancellationTokenSource(RunTimeout))
-                            client.ReceiveAndParseAsync(_n, cts.Token).GetAwaiter().GetResult();
-                        Sample again = probe.Stop(_n);
-                        Wait(flood, "flood");
-                        _report.Note(string.Format(C, "Drift check: the raw baseline measured again after the module lines: {0:N0} frames/s ({1:+0.0;-0.0}% vs row 1).",
-                            again.Rate, (again.Rate / raw.Rate - 1) * 100));
-                    }
-                    finally
-                    {
-                        client.CloseAsync().GetAwaiter().GetResult();
-                        client.Dispose();
-                        Released(0);
-                    }
+                    Measured again = AdjacentRaw(Payload, _n);
+                    _report.Note(string.Format(C, "Drift check: the raw baseline measured again after the module lines: {0:N0} frames/s ({1:+0.0;-0.0}% vs row 1).",
+                        again.Rate, (again.Rate / raw.Rate - 1) * 100));
                 }
                 catch (Exception e) when (!(e is OutOfMemoryException))
                 {

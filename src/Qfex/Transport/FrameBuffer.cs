@@ -92,7 +92,7 @@ namespace Qfex.Transport
         {
             // Without the lock first: the delivering code is what adds (besides a rare Return), so a stale
             // count is almost always too high (a reader took frames meanwhile) and the locked check decides.
-            if (Volatile.Read(ref _count) < Capacity && !IsFull) return Task.CompletedTask;
+            if (CountHint < Capacity && !IsFull) return Task.CompletedTask;
             lock (_gate)
             {
                 if (HasRoom || _completed) return Task.CompletedTask;

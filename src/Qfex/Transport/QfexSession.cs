@@ -613,8 +613,7 @@ namespace Qfex
                 lock (_deliverGate)
                 {
                     FlushStagedLocked();
-                    numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
-                    TrackSubscription(numbered);
+                    numbered = Number(content, receivedAt);
                     if (TryAnswer(numbered)) return;
                 }
             }
@@ -639,12 +638,7 @@ namespace Qfex
             lock (_deliverGate)
             {
                 FlushStagedLocked();
-                if (numbered == null)
-                {
-                    numbered = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
-                    TrackSubscription(numbered);
-                }
-                Buffer.Add(numbered);
+                Buffer.Add(numbered ?? Number(content, receivedAt));
             }
         }
 
@@ -675,15 +669,18 @@ namespace Qfex
         private void FlushStagedLocked()
         {
             if (_staged.Count == 0) return;
-            foreach (StagedFrame staged in _staged)
-            {
-                QfexFrame frame = staged.Content.ToFrame(Interlocked.Increment(ref _sequence), staged.ReceivedAt, Id);
-                TrackSubscription(frame);
-                _flushing.Add(frame);
-            }
+            foreach (StagedFrame staged in _staged) _flushing.Add(Number(staged.Content, staged.ReceivedAt));
             _staged.Clear();
             Buffer.AddRange(_flushing);
             _flushing.Clear();
+        }
+
+        /// <summary>The next sequence number, and Subscriptions kept true to it. Under _deliverGate: numbers follow arrival order.</summary>
+        private QfexFrame Number(FrameContent content, DateTime receivedAt)
+        {
+            QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
+            TrackSubscription(frame);
+            return frame;
         }
 
         /// <summary>
