@@ -382,7 +382,7 @@ namespace Qfex.Tests
         {
             const int N = 20_000;
             QfexTestServer server = StartServer();
-            Connect();
+            QfexSession session = Connect();
             for (int i = 1; i <= N; i++)
                 server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
             var result = _ps.Run(@"
@@ -391,7 +391,11 @@ namespace Qfex.Tests
                     if ($_.Sequence -ne $expected -or $_.Raw -ne ('{""type"":""tick"",""i"":' + $expected + '}')) { $bad++ }
                     $expected++
                 }
-                $expected - 1; $bad; $s.FramesReceived; $s.FramesPending", N).ThrowOnError();
+                $expected - 1; $bad; $s.FramesReceived; $s.FramesPending", N);
+            // On a failure, say where the frames stopped: in the session, on the wire, or at a reconnect.
+            Assert.True(result.Errors.Count == 0 && result.Terminating == null,
+                $"{string.Join("; ", result.Errors)} {result.Terminating?.Message} | session: {session.State}, reconnects {session.Reconnects}, " +
+                $"received {session.FramesReceived}, pending {session.FramesPending}, close reason '{session.CloseReason}'; exchange connections {server.ConnectionCount}");
             Assert.Equal((long)N, Convert.ToInt64(result.Value(0)));
             Assert.Equal(0, Convert.ToInt32(result.Value(1)));
             Assert.Equal((long)N, Convert.ToInt64(result.Value(2)));

@@ -552,6 +552,12 @@ namespace Qfex
                         closeReason + " That frame, and any sent after it on that connection, could not be read."), DateTime.UtcNow).ConfigureAwait(false);
                 }
             }
+            catch (Exception e) when (!(e is OutOfMemoryException))
+            {
+                // A fault in the module's own code ends this socket like a lost connection, and says so (in the
+                // session's log and CloseReason) instead of ending the loop silently behind a wrong reason.
+                closeReason = $"The receive loop failed ({e.GetType().FullName}: {e.Message}); the connection was dropped.";
+            }
             finally
             {
                 FlushStaged();   // nothing received is lost with the socket
