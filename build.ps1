@@ -1,291 +1,264 @@
 #Requires -Version 7.0
 <#
 .SYNOPSIS
-    Builds, demonstrates, tests and documents the Qfex module.
+    Builds, demonstrates, tests, documents and packages the Qfex module.
 
 .DESCRIPTION
     Tasks:
 
-    Build  dotnet build of Qfex.slnx; lays out the importable module in out/Qfex.
-    Demo   Build, then a short tour against the fake exchange (Start-QfexTestServer).
-    Test   dotnet test of Qfex.slnx, then the Pester 5 tests in tests/Pester.
-    Docs   Build, then platyPS v2 (Microsoft.PowerShell.PlatyPS): docs/*-*.md to MAML in
-           out/Qfex/en-US/Qfex.dll-Help.xml, with about_Qfex.help.txt beside it.
-    Clean  Removes out/ and the bin/ and obj/ folders of the projects under src/ and tests/.
+    Build    dotnet build of Qfex.slnx: the importable module in out/Qfex, and its MAML help when
+             platyPS v2 (Microsoft.PowerShell.PlatyPS) is on PSModulePath.
+    Demo     Build, then a short tour against the fake exchange (Start-QfexTestServer).
+    Test     Build, then everything a maintainer trusts: the xunit suite, the docs build,
+             PSScriptAnalyzer over every script in the repository, the Pester suite in real pwsh, and
+             the Demo as a smoke test. Ends with one "N passed, N failed" line.
+    Docs     Build, then the MAML help (platyPS v2 is required for this task).
+    Package  Build with help, then a PSGallery-ready package in a local file repository, out/repository.
+    Clean    Removes out/ and the bin/ and obj/ folders of the projects under src/ and tests/.
 
-    Demo, Test and Docs load Qfex.dll in a child pwsh process, so the build's own process never
-    holds the DLL open (which would block the next build on Windows).
+    Demo, Test, Docs and Package load Qfex.dll only in child pwsh processes (scripts in build/), so
+    this process never holds the DLL open (which would block the next build on Windows). Children run
+    with -OutputFormat Text: redirected output is text, never serialized CLIXML.
+
+    Works as `dotnet pwsh ./build.ps1` (PowerShell pinned in .config/dotnet-tools.json; run
+    `dotnet tool restore` first) and as plain `pwsh ./build.ps1`. Pester comes from NuGet with the
+    build; platyPS and PSScriptAnalyzer are taken from PSModulePath.
 
 .PARAMETER Task
     The task to run. The default is Build.
 
 .PARAMETER Configuration
-    The dotnet build configuration. The default is Release.
+    The dotnet build configuration. The default is Release (out/Qfex); other configurations lay the
+    module out in out/<Configuration>/Qfex.
 
 .EXAMPLE
-    pwsh ./build.ps1 -Task Demo
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Task Demo
 
 .EXAMPLE
-    pwsh ./build.ps1 -Task Test -Configuration Debug
+    dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Demo', 'Test', 'Docs', 'Clean')]
+    [ValidateSet('Build', 'Demo', 'Test', 'Docs', 'Package', 'Clean')]
     [string] $Task = 'Build',
 
+    [ValidateNotNullOrEmpty()]
     [string] $Configuration = 'Release'
 )
 
 $ErrorActionPreference = 'Stop'
+$InformationPreference = 'Continue'
+$ProgressPreference = 'SilentlyContinue'
 Set-StrictMode -Version Latest
+if ([System.Console]::IsOutputRedirected) {
+    # A log file gets plain text from this process and (through the environment) from every child pwsh.
+    $env:NO_COLOR = '1'
+    $PSStyle.OutputRendering = 'PlainText'
+}
 
-$RepoRoot       = $PSScriptRoot
-$Solution       = Join-Path $RepoRoot 'Qfex.slnx'
-$OutDir         = Join-Path $RepoRoot 'out'
-$ModuleDir      = Join-Path $OutDir 'Qfex'
+$RepoRoot = $PSScriptRoot
+$Solution = Join-Path $RepoRoot 'Qfex.slnx'
+$OutDir = Join-Path $RepoRoot 'out'
+$ModuleDir = if ($Configuration -eq 'Release') { Join-Path $OutDir 'Qfex' } else { Join-Path (Join-Path $OutDir $Configuration) 'Qfex' }
 $ModuleManifest = Join-Path $ModuleDir 'Qfex.psd1'
-$HelpDir        = Join-Path $ModuleDir 'en-US'
-$DocsDir        = Join-Path $RepoRoot 'docs'
-$AboutHelpText  = Join-Path $DocsDir 'about_Qfex.help.txt'
-$PesterDir      = Join-Path (Join-Path $RepoRoot 'tests') 'Pester'
-$TestResultFile = Join-Path (Join-Path $OutDir 'TestResults') 'Pester.xml'
+$ScriptsDir = Join-Path $RepoRoot 'build'
+$ResultsDir = Join-Path $OutDir 'TestResults'
 
 function Write-Step {
     param([Parameter(Mandatory)] [string] $Message)
-    Write-Host ''
-    Write-Host "=== $Message ===" -ForegroundColor Cyan
+    Write-Information ''
+    Write-Information "=== $Message ==="
 }
 
 function Invoke-Native {
-    # Runs a native command and stops the build when it exits with a non-zero code.
+    # Runs a native command; returns its exit code, or stops the build on a non-zero one unless -PassThru.
     param(
         [Parameter(Mandatory)] [string] $FilePath,
         [string[]] $ArgumentList = @(),
-        [string] $Description = ''
+        [switch] $PassThru
     )
-    if (-not $Description) {
-        $Description = "$FilePath $($ArgumentList -join ' ')"
-    }
-    & $FilePath @ArgumentList
-    if ($LASTEXITCODE -ne 0) {
-        throw "'$Description' failed with exit code $LASTEXITCODE."
+    # Out-Host: the command's output streams to the console (or the log) as it comes, and never becomes
+    # this function's output.
+    & $FilePath @ArgumentList | Out-Host
+    $code = $LASTEXITCODE
+    if ($PassThru) { return $code }
+    if ($code -ne 0) {
+        throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $code."
     }
 }
 
-function Get-PwshPath {
-    # The pwsh executable running this script, or else the first pwsh on the PATH.
-    $current = (Get-Process -Id $PID).Path
+function Get-PwshCommand {
+    # How to start another pwsh like this one: the pwsh executable running this script, the apphost
+    # beside the engine when this is `dotnet pwsh` (the process is then dotnet), or pwsh.dll under
+    # dotnet, else the first pwsh on the PATH.
+    $current = [System.Environment]::ProcessPath
     if ($current -and [System.IO.Path]::GetFileNameWithoutExtension($current) -eq 'pwsh') {
-        return $current
+        return , @($current)
     }
-    $command = Get-Command -Name 'pwsh' -CommandType Application | Select-Object -First 1
-    return $command.Source
+    foreach ($name in 'pwsh', 'pwsh.exe') {
+        $candidate = Join-Path $PSHOME $name
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) { return , @($candidate) }
+    }
+    $dll = Join-Path $PSHOME 'pwsh.dll'
+    if ($current -and [System.IO.Path]::GetFileNameWithoutExtension($current) -eq 'dotnet' -and (Test-Path -LiteralPath $dll)) {
+        return , @($current, $dll)
+    }
+    $command = Get-Command -Name 'pwsh' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if (-not $command) { throw 'No pwsh found to run the child process: run `dotnet tool restore` and use `dotnet pwsh ./build.ps1`.' }
+    return , @($command.Source)
 }
 
-function ConvertTo-PSLiteral {
-    # A single-quoted PowerShell string literal for a value.
-    param([Parameter(Mandatory)] [AllowEmptyString()] [string] $Value)
-    return "'" + $Value.Replace("'", "''") + "'"
-}
-
-function Invoke-ChildPwsh {
-    # Runs a script in a new pwsh process. Variables are defined as string literals before it.
+function Invoke-ChildScript {
+    # Runs build/<Name>.ps1 in a new pwsh (text output); returns its exit code.
     param(
-        [Parameter(Mandatory)] [string] $Script,
-        [hashtable] $Variables = @{}
+        [Parameter(Mandatory)] [string] $Name,
+        [hashtable] $Parameters = @{}
     )
-    $lines = [System.Collections.Generic.List[string]]::new()
-    foreach ($name in $Variables.Keys) {
-        $lines.Add(('${0} = {1}' -f $name, (ConvertTo-PSLiteral -Value ([string] $Variables[$name]))))
+    $pwsh = Get-PwshCommand
+    $arguments = [System.Collections.Generic.List[string]]::new()
+    if ($pwsh.Count -gt 1) { $arguments.AddRange([string[]] $pwsh[1..($pwsh.Count - 1)]) }
+    $arguments.AddRange([string[]] @('-NoLogo', '-NoProfile', '-NonInteractive', '-OutputFormat', 'Text', '-File', (Join-Path $ScriptsDir "$Name.ps1")))
+    foreach ($key in $Parameters.Keys) {
+        $arguments.Add("-$key")
+        $arguments.Add([string] $Parameters[$key])
     }
-    $lines.Add($Script)
-    $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes(($lines -join "`n")))
-    Invoke-Native -FilePath (Get-PwshPath) -ArgumentList @('-NoLogo', '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded) `
-        -Description 'pwsh (child process)'
+    return Invoke-Native -FilePath $pwsh[0] -ArgumentList $arguments -PassThru
+}
+
+function Test-ModuleAvailable {
+    # True when the module is on PSModulePath; otherwise says so in one line.
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Purpose)
+    if (Get-Module -ListAvailable -Name $Name) { return $true }
+    Write-Information "$Name is not on PSModulePath: $Purpose skipped (Install-PSResource -Name $Name)."
+    return $false
 }
 
 function Invoke-BuildTask {
+    param([switch] $RequireHelp)
     Write-Step "Build ($Configuration)"
-    Invoke-Native -FilePath 'dotnet' -ArgumentList @('build', $Solution, '-c', $Configuration)
+    Invoke-Native -FilePath 'dotnet' -ArgumentList @('build', $Solution, '-c', $Configuration, '-nologo', '-v', 'quiet', '-clp:ErrorsOnly;Summary')
     if (-not (Test-Path -LiteralPath $ModuleManifest -PathType Leaf)) {
         throw "The build did not lay out the module: $ModuleManifest is missing."
     }
-    Write-Host "Module laid out in $ModuleDir"
-}
-
-$DemoScript = @'
-$ErrorActionPreference = 'Stop'
-Import-Module -Name $ModuleManifest -Force
-
-function Show-Title([string] $Text) {
-    Write-Host ''
-    Write-Host "--- $Text" -ForegroundColor Green
-}
-
-$server = Start-QfexTestServer
-try {
-    Show-Title 'A fake QFEX exchange on the loopback interface'
-    $server | Out-Host
-
-    Show-Title 'Connect-Qfex: authenticate (HMAC) and subscribe to order_responses'
-    $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -Subscribe order_responses
-    $session | Out-Host
-
-    $order = @{
-        symbol              = 'AAPL-USD'
-        side                = 'BUY'
-        order_type          = 'LIMIT'
-        order_time_in_force = 'GTC'
-        quantity            = 1
-        price               = 200.0
-        client_order_id     = 'demo-0001'
-    }
-
-    Show-Title 'Send-QfexMessage -Type add_order -Params @{...} -Wait: the answering frame'
-    $answer = Send-QfexMessage -Type add_order -Params $order -Wait
-    $answer | Out-Host
-    $answer.Data.order_response | Format-List | Out-Host
-
-    Show-Title "The fake exchange now answers add_order with RateLimited: `$server.Respond['add_order'] = 'RateLimited'"
-    $server.Respond['add_order'] = 'RateLimited'
-    $err = $null
-    Send-QfexMessage -Type add_order -Params $order -Wait -ErrorAction SilentlyContinue -ErrorVariable err
-    if (-not $err) {
-        throw 'Expected Send-QfexMessage to write a RateLimited error.'
-    }
-    $record = $err[0]
-
-    Show-Title 'The error record: $err[0] | Format-List * -Force'
-    $record | Format-List * -Force | Out-Host
-
-    Show-Title 'The parts a runbook uses'
-    [pscustomobject]@{
-        FullyQualifiedErrorId          = $record.FullyQualifiedErrorId
-        Category                       = $record.CategoryInfo.Category
-        Reason                         = $record.CategoryInfo.Reason
-        ExceptionType                  = $record.Exception.GetType().FullName
-        TargetObject                   = ($record.TargetObject | ConvertTo-Json -Depth 6 -Compress)
-        'ErrorDetails.Message'           = $record.ErrorDetails.Message
-        'ErrorDetails.RecommendedAction' = $record.ErrorDetails.RecommendedAction
-    } | Format-List | Out-Host
-
-    Show-Title 'Get-QfexErrorAdvice: $err[0] | Get-QfexErrorAdvice'
-    $record | Get-QfexErrorAdvice | Format-List | Out-Host
-
-    Show-Title 'Disconnect-Qfex'
-    Disconnect-Qfex -Session $session
-    $session | Out-Host
-}
-finally {
-    Stop-QfexTestServer -Server $server
-}
-'@
-
-function Invoke-DemoTask {
-    Write-Step 'Demo: Qfex against the fake exchange'
-    Invoke-ChildPwsh -Script $DemoScript -Variables @{ ModuleManifest = $ModuleManifest }
-}
-
-$PesterScript = @'
-$ErrorActionPreference = 'Stop'
-Import-Module -Name Pester -MinimumVersion 5.0
-$config = New-PesterConfiguration
-$config.Run.Path = $PesterDir
-$config.Run.PassThru = $true
-$config.Output.Verbosity = 'Detailed'
-$config.TestResult.Enabled = $true
-$config.TestResult.OutputPath = $TestResultFile
-$result = Invoke-Pester -Configuration $config
-$failures = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-if ($result.Result -ne 'Passed' -or $failures -gt 0 -or $result.TotalCount -eq 0) {
-    Write-Host ("Pester: {0}; {1} of {2} tests failed, {3} blocks and {4} files failed." -f
-        $result.Result, $result.FailedCount, $result.TotalCount, $result.FailedBlocksCount,
-        $result.FailedContainersCount) -ForegroundColor Red
-    exit 1
-}
-exit 0
-'@
-
-function Invoke-TestTask {
-    Write-Step "dotnet test ($Configuration)"
-    Invoke-Native -FilePath 'dotnet' -ArgumentList @('test', $Solution, '-c', $Configuration)
-
-    Write-Step 'Pester'
-    $pester = Get-Module -ListAvailable -Name 'Pester' | Where-Object { $_.Version -ge [version] '5.0' }
-    if (-not $pester) {
-        throw 'Pester 5 is required: Install-PSResource -Name Pester (or Install-Module -Name Pester -MinimumVersion 5.0).'
-    }
-    if (-not (Test-Path -LiteralPath $ModuleManifest -PathType Leaf)) {
-        throw "The module is not built: $ModuleManifest is missing."
-    }
-    $null = New-Item -ItemType Directory -Path (Split-Path -Path $TestResultFile -Parent) -Force
-    Invoke-ChildPwsh -Script $PesterScript -Variables @{ PesterDir = $PesterDir; TestResultFile = $TestResultFile }
-}
-
-$DocsScript = @'
-$ErrorActionPreference = 'Stop'
-Import-Module -Name Microsoft.PowerShell.PlatyPS
-$qfex = Import-Module -Name $ModuleManifest -Force -PassThru
-
-# One page per exported cmdlet, and no page for a cmdlet the module does not export.
-$pages = @(Get-ChildItem -LiteralPath $DocsDir -Filter '*-*.md' -File | Sort-Object -Property Name)
-$exported = @($qfex.ExportedCmdlets.Keys | Sort-Object)
-$documented = @($pages | ForEach-Object { $_.BaseName })
-$missing = @($exported | Where-Object { $_ -notin $documented })
-$extra = @($documented | Where-Object { $_ -notin $exported })
-if ($missing.Count -gt 0) { throw "No help page for: $($missing -join ', ')" }
-if ($extra.Count -gt 0) { throw "Help pages for cmdlets the module does not export: $($extra -join ', ')" }
-
-foreach ($page in $pages) {
-    $probe = Measure-PlatyPSMarkdown -LiteralPath $page.FullName
-    if ("$($probe.FileType)" -notmatch 'CommandHelp') {
-        throw "$($page.Name) is not recognized as platyPS command help (file type: $($probe.FileType))."
+    Write-Information "Module laid out in $ModuleDir"
+    if ($RequireHelp -or (Test-ModuleAvailable -Name 'Microsoft.PowerShell.PlatyPS' -Purpose 'the MAML help')) {
+        Invoke-DocsTask
     }
 }
-
-$staging = Join-Path ([System.IO.Path]::GetTempPath()) ('QfexMaml-' + [guid]::NewGuid().ToString('N'))
-try {
-    $commandHelp = Import-MarkdownCommandHelp -LiteralPath $pages.FullName
-    foreach ($help in $commandHelp) {
-        foreach ($message in @($help.Diagnostics.Messages | Where-Object { "$($_.Severity)" -eq 'Error' })) {
-            Write-Warning ('{0}: {1}' -f $help.Title, $message)
-        }
-    }
-    # Export-MamlCommandHelp writes <OutputFolder>/<module name>/<external help file>; find it wherever it lands.
-    $null = $commandHelp | Export-MamlCommandHelp -OutputFolder $staging -Force
-    $maml = @(Get-ChildItem -LiteralPath $staging -Filter '*-Help.xml' -File -Recurse)
-    if ($maml.Count -ne 1) {
-        throw "Expected one MAML file under $staging, found $($maml.Count): $($maml.FullName -join ', ')"
-    }
-    $null = New-Item -ItemType Directory -Path $HelpDir -Force
-    $target = Join-Path $HelpDir 'Qfex.dll-Help.xml'
-    Copy-Item -LiteralPath $maml[0].FullName -Destination $target -Force
-    Copy-Item -LiteralPath $AboutHelpText -Destination (Join-Path $HelpDir 'about_Qfex.help.txt') -Force
-}
-finally {
-    if (Test-Path -LiteralPath $staging) { Remove-Item -LiteralPath $staging -Recurse -Force }
-}
-
-$xml = [xml] (Get-Content -LiteralPath $target -Raw)
-$commands = @($xml.DocumentElement.ChildNodes | Where-Object { $_.LocalName -eq 'command' }).Count
-if ($commands -ne $exported.Count) {
-    throw "$target documents $commands commands; the module exports $($exported.Count)."
-}
-Write-Host "Wrote $target ($commands commands) and $(Join-Path $HelpDir 'about_Qfex.help.txt')"
-'@
 
 function Invoke-DocsTask {
     Write-Step 'Docs: platyPS v2 markdown to MAML'
-    $platyPS = Get-Module -ListAvailable -Name 'Microsoft.PowerShell.PlatyPS'
-    if (-not $platyPS) {
-        throw 'Microsoft.PowerShell.PlatyPS (platyPS v2) is required: Install-PSResource -Name Microsoft.PowerShell.PlatyPS'
+    if (-not (Get-Module -ListAvailable -Name 'Microsoft.PowerShell.PlatyPS')) {
+        throw 'The Docs task needs platyPS v2: Install-PSResource -Name Microsoft.PowerShell.PlatyPS'
     }
-    Invoke-ChildPwsh -Script $DocsScript -Variables @{
+    $code = Invoke-ChildScript -Name 'Build-Help' -Parameters @{ ModuleDirectory = $ModuleDir; DocsDirectory = (Join-Path $RepoRoot 'docs') }
+    if ($code -ne 0) { throw "The help build failed (exit code $code)." }
+}
+
+function Invoke-DemoTask {
+    Write-Step 'Demo: Qfex against the fake exchange'
+    $code = Invoke-ChildScript -Name 'Demo' -Parameters @{ ModuleManifest = $ModuleManifest }
+    if ($code -ne 0) { throw "The Demo failed (exit code $code)." }
+}
+
+function Get-TrxCounts {
+    # Passed and failed counts from the xunit results file.
+    param([Parameter(Mandatory)] [string] $Path)
+    if (-not (Test-Path -LiteralPath $Path)) { return @{ Passed = 0; Failed = 0; Found = $false } }
+    $counters = ([xml] (Get-Content -LiteralPath $Path -Raw)).TestRun.ResultSummary.Counters
+    return @{ Passed = [int] $counters.passed; Failed = [int] $counters.failed; Found = $true }
+}
+
+function Invoke-TestTask {
+    Invoke-BuildTask
+    $failures = [System.Collections.Generic.List[string]]::new()
+    if (Test-Path -LiteralPath $ResultsDir) { Remove-Item -LiteralPath $ResultsDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $ResultsDir -Force
+
+    Write-Step "xunit: dotnet test ($Configuration)"
+    $trx = Join-Path $ResultsDir 'xunit.trx'
+    $code = Invoke-Native -FilePath 'dotnet' -PassThru -ArgumentList @(
+        'test', $Solution, '-c', $Configuration, '--no-build', '--nologo',
+        '--logger', 'console;verbosity=minimal', '--logger', "trx;LogFileName=$trx", '--results-directory', $ResultsDir)
+    $xunit = Get-TrxCounts -Path $trx
+    if ($code -ne 0 -or -not $xunit.Found -or $xunit.Passed -eq 0) { $failures.Add("xunit (exit code $code)") }
+
+    Write-Step 'PSScriptAnalyzer (Warning and above)'
+    if (Test-ModuleAvailable -Name 'PSScriptAnalyzer' -Purpose 'the script analysis') {
+        $findings = @(Invoke-Analyzer)
+        if ($findings.Count -gt 0) { $failures.Add("PSScriptAnalyzer ($($findings.Count) finding(s))") }
+    }
+
+    Write-Step 'Pester (real pwsh)'
+    $pesterResult = Join-Path $ResultsDir 'Pester.xml'
+    $code = Invoke-ChildScript -Name 'Invoke-PesterSuite' -Parameters @{
         ModuleManifest = $ModuleManifest
-        DocsDir        = $DocsDir
-        HelpDir        = $HelpDir
-        AboutHelpText  = $AboutHelpText
+        PesterManifest = (Get-PesterManifest)
+        OutputPath     = $pesterResult
     }
+    $pester = Get-PesterCounts -Path $pesterResult
+    if ($code -ne 0 -or -not $pester.Found -or $pester.Passed -eq 0) { $failures.Add("Pester (exit code $code)") }
+
+    try {
+        Invoke-DemoTask
+    }
+    catch {
+        $failures.Add('Demo')
+        Write-Information "Demo failed: $_"
+    }
+
+    Write-Step 'Summary'
+    Write-Information ('xunit: {0} passed, {1} failed; Pester: {2} passed, {3} failed' -f $xunit.Passed, $xunit.Failed, $pester.Passed, $pester.Failed)
+    Write-Information ('{0} passed, {1} failed' -f ($xunit.Passed + $pester.Passed), ($xunit.Failed + $pester.Failed))
+    if ($failures.Count -gt 0) {
+        throw "Test task failed: $($failures -join ', ')."
+    }
+}
+
+function Invoke-Analyzer {
+    # Every .ps1/.psm1/.psd1 of the repository (build output and restored packages excluded), with the
+    # committed settings; findings are printed and returned.
+    $settings = Join-Path $RepoRoot 'PSScriptAnalyzerSettings.psd1'
+    $excluded = @('out', 'bin', 'obj', '.git') | ForEach-Object { [System.IO.Path]::DirectorySeparatorChar + $_ + [System.IO.Path]::DirectorySeparatorChar }
+    $files = @(Get-ChildItem -LiteralPath $RepoRoot -Recurse -File -Include '*.ps1', '*.psm1', '*.psd1' |
+            Where-Object { $path = $_.FullName.Substring($RepoRoot.Length); -not ($excluded | Where-Object { $path.Contains($_) }) } |
+            Where-Object { $_.Name -ne 'PSScriptAnalyzerSettings.psd1' })
+    Import-Module -Name PSScriptAnalyzer
+    $findings = foreach ($file in $files) {
+        Invoke-ScriptAnalyzer -Path $file.FullName -Settings $settings
+    }
+    foreach ($finding in $findings) {
+        Write-Information ('{0}:{1}: {2} [{3}] {4}' -f $finding.ScriptPath.Substring($RepoRoot.Length + 1), $finding.Line, $finding.Severity, $finding.RuleName, $finding.Message)
+    }
+    Write-Information "$($files.Count) file(s) analyzed, $(@($findings).Count) finding(s)."
+    return $findings
+}
+
+function Get-PesterManifest {
+    # Written by tests/Pester/Qfex.Pester.csproj when the build restored the pinned Pester.
+    $record = Join-Path (Join-Path $OutDir 'toolchain') 'Pester.path'
+    if (-not (Test-Path -LiteralPath $record)) { throw "Pester was not restored: $record is missing (run the Build task)." }
+    $manifest = (Get-Content -LiteralPath $record -TotalCount 1).Trim()
+    if (-not (Test-Path -LiteralPath $manifest)) { throw "The restored Pester is missing at $manifest (run the Build task)." }
+    return $manifest
+}
+
+function Get-PesterCounts {
+    # Passed and failed counts from Pester's NUnit results file.
+    param([Parameter(Mandatory)] [string] $Path)
+    if (-not (Test-Path -LiteralPath $Path)) { return @{ Passed = 0; Failed = 0; Found = $false } }
+    $run = ([xml] (Get-Content -LiteralPath $Path -Raw)).'test-results'
+    $total = [int] $run.total
+    $failed = [int] $run.failures + [int] $run.errors
+    $notRun = [int] $run.'not-run' + [int] $run.inconclusive + [int] $run.ignored + [int] $run.skipped + [int] $run.invalid
+    return @{ Passed = $total - $failed - $notRun; Failed = $failed; Found = $true }
+}
+
+function Invoke-PackageTask {
+    Invoke-BuildTask -RequireHelp
+    Write-Step 'Package: a PSGallery-ready package in out/repository'
+    $code = Invoke-ChildScript -Name 'New-Package' -Parameters @{ ModuleDirectory = $ModuleDir; RepositoryDirectory = (Join-Path $OutDir 'repository') }
+    if ($code -ne 0) { throw "Packaging failed (exit code $code)." }
 }
 
 function Invoke-CleanTask {
@@ -304,15 +277,16 @@ function Invoke-CleanTask {
     foreach ($target in $targets) {
         if (Test-Path -LiteralPath $target) {
             Remove-Item -LiteralPath $target -Recurse -Force
-            Write-Host "Removed $target"
+            Write-Information "Removed $target"
         }
     }
 }
 
 switch ($Task) {
     'Build' { Invoke-BuildTask }
-    'Demo'  { Invoke-BuildTask; Invoke-DemoTask }
-    'Test'  { Invoke-TestTask }
-    'Docs'  { Invoke-BuildTask; Invoke-DocsTask }
+    'Demo' { Invoke-BuildTask; Invoke-DemoTask }
+    'Test' { Invoke-TestTask }
+    'Docs' { Invoke-BuildTask -RequireHelp }
+    'Package' { Invoke-PackageTask }
     'Clean' { Invoke-CleanTask }
 }

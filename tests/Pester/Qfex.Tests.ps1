@@ -1,7 +1,9 @@
 # Pester 5 tests for the built module in out/Qfex. Run them with: pwsh ./build.ps1 -Task Test
 
 BeforeAll {
-    Import-Module -Name "$PSScriptRoot/../../out/Qfex/Qfex.psd1" -Force
+    # build.ps1 names the module folder it built; alone, the Release layout.
+    $manifest = if ($env:QFEX_MODULE_MANIFEST) { $env:QFEX_MODULE_MANIFEST } else { "$PSScriptRoot/../../out/Qfex/Qfex.psd1" }
+    Import-Module -Name $manifest -Force
 
     $order = @{
         symbol              = 'AAPL-USD'

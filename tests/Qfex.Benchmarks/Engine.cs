@@ -14,7 +14,10 @@ namespace Qfex.Benchmarks
     internal sealed class Engine : IDisposable
     {
         internal static readonly string RepoRoot = FindRepoRoot();
-        internal static readonly string ModuleManifest = Path.Combine(RepoRoot, "out", "Qfex", "Qfex.psd1");
+        // The module folder this build's configuration laid out (out/Qfex for Release).
+        internal static readonly string ModuleManifest = Path.Combine(Path.GetFullPath(
+            typeof(Engine).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+                .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "QfexModuleDir").Value!), "Qfex.psd1");
 
         private readonly Runspace _runspace;
 

@@ -14,7 +14,9 @@ namespace Qfex.Tests
     public sealed class PowerShellHost : IDisposable
     {
         public static readonly string RepoRoot = FindRepoRoot();
-        public static readonly string ModuleManifest = Path.Combine(RepoRoot, "out", "Qfex", "Qfex.psd1");
+        /// <summary>The module folder this test build's configuration laid out (out/Qfex for Release, out/Debug/Qfex for Debug).</summary>
+        public static readonly string ModuleDirectory = ModuleDirectoryOf(typeof(PowerShellHost).Assembly);
+        public static readonly string ModuleManifest = Path.Combine(ModuleDirectory, "Qfex.psd1");
 
         private readonly Runspace _runspace;
 
@@ -66,6 +68,13 @@ namespace Qfex.Tests
             Run("Get-QfexSession -ErrorAction SilentlyContinue | Disconnect-Qfex -ErrorAction SilentlyContinue; Stop-QfexTestServer -ErrorAction SilentlyContinue");
             _runspace.Dispose();
         }
+
+        internal static string ModuleDirectoryOf(System.Reflection.Assembly assembly) =>
+            assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+                .Cast<System.Reflection.AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "QfexModuleDir")?.Value is string dir && dir.Length > 0
+                ? Path.GetFullPath(dir)
+                : throw new InvalidOperationException("The test assembly does not say which module folder its build laid out (QfexModuleDir).");
 
         private static string FindRepoRoot()
         {
