@@ -161,7 +161,7 @@ function Invoke-DemoTask {
     if ($code -ne 0) { throw "The Demo failed (exit code $code)." }
 }
 
-function Get-TrxCounts {
+function Get-TrxCount {
     # Passed and failed counts from the xunit results file.
     param([Parameter(Mandatory)] [string] $Path)
     if (-not (Test-Path -LiteralPath $Path)) { return @{ Passed = 0; Failed = 0; Found = $false } }
@@ -180,7 +180,7 @@ function Invoke-TestTask {
     $code = Invoke-Native -FilePath 'dotnet' -PassThru -ArgumentList @(
         'test', $Solution, '-c', $Configuration, '--no-build', '--nologo',
         '--logger', 'console;verbosity=minimal', '--logger', "trx;LogFileName=$trx", '--results-directory', $ResultsDir)
-    $xunit = Get-TrxCounts -Path $trx
+    $xunit = Get-TrxCount -Path $trx
     if ($code -ne 0 -or -not $xunit.Found -or $xunit.Passed -eq 0) { $failures.Add("xunit (exit code $code)") }
 
     Write-Step 'PSScriptAnalyzer (Warning and above)'
@@ -196,7 +196,7 @@ function Invoke-TestTask {
         PesterManifest = (Get-PesterManifest)
         OutputPath     = $pesterResult
     }
-    $pester = Get-PesterCounts -Path $pesterResult
+    $pester = Get-PesterCount -Path $pesterResult
     if ($code -ne 0 -or -not $pester.Found -or $pester.Passed -eq 0) { $failures.Add("Pester (exit code $code)") }
 
     try {
@@ -225,10 +225,13 @@ function Invoke-Analyzer {
             Where-Object { $_.Name -ne 'PSScriptAnalyzerSettings.psd1' })
     Import-Module -Name PSScriptAnalyzer
     $findings = foreach ($file in $files) {
-        Invoke-ScriptAnalyzer -Path $file.FullName -Settings $settings
+        # The root manifest names files that exist only in the laid-out module folder (the format file,
+        # the DLL): it is analyzed there, as the identical copy the build made.
+        $path = if ($file.FullName -eq (Join-Path $RepoRoot 'Qfex.psd1')) { $ModuleManifest } else { $file.FullName }
+        Invoke-ScriptAnalyzer -Path $path -Settings $settings
     }
     foreach ($finding in $findings) {
-        Write-Information ('{0}:{1}: {2} [{3}] {4}' -f $finding.ScriptPath.Substring($RepoRoot.Length + 1), $finding.Line, $finding.Severity, $finding.RuleName, $finding.Message)
+        Write-Information ('{0}:{1}: {2} [{3}] {4}' -f $finding.ScriptPath, $finding.Line, $finding.Severity, $finding.RuleName, $finding.Message)
     }
     Write-Information "$($files.Count) file(s) analyzed, $(@($findings).Count) finding(s)."
     return $findings
@@ -243,7 +246,7 @@ function Get-PesterManifest {
     return $manifest
 }
 
-function Get-PesterCounts {
+function Get-PesterCount {
     # Passed and failed counts from Pester's NUnit results file.
     param([Parameter(Mandatory)] [string] $Path)
     if (-not (Test-Path -LiteralPath $Path)) { return @{ Passed = 0; Failed = 0; Found = $false } }
