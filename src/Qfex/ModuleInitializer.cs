@@ -29,8 +29,7 @@ namespace Qfex
             if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve -= ResolveBesideModule;
         }
 
-        internal static bool IsNetFramework =>
-            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.Ordinal);
+        private static bool IsNetFramework => Transport.RuntimeInfo.IsNetFramework;
 
         private static Assembly? ResolveBesideModule(object? sender, ResolveEventArgs args)
         {

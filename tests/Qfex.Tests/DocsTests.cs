@@ -399,7 +399,7 @@ namespace Qfex.Tests
 
             static ModuleErrorIds()
             {
-                string source = string.Join("\n", Directory.GetFiles(Path.Combine(PowerShellHost.RepoRoot, "src", "Qfex"), "*.cs", SearchOption.AllDirectories)
+                string source = string.Join("\n", Directory.GetFiles(Path.Combine(PowerShellHost.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories)
                     .Where(f => !f.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar) && !f.Contains(Path.DirectorySeparatorChar + "bin" + Path.DirectorySeparatorChar))
                     .Select(File.ReadAllText));
                 var constants = typeof(ErrorIds).GetFields(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)

@@ -195,10 +195,10 @@ namespace Qfex.Tests
                 {
                     Assert.False(string.IsNullOrWhiteSpace(c.MalformedReason));
                     Assert.Equal(FrameReader.MalformedType, c.Type);
-                    Assert.Equal("QfexMalformedFrame", c.MalformedErrorId);
+                    Assert.Equal(MalformedKind.Unreadable, c.Malformed);
                     Assert.Null(c.Error);
                     // It becomes a QfexMalformedFrame ErrorRecord, TargetObject cut to a sane length.
-                    var frame = new QfexFrame(1, c.Type, c.Raw, DateTime.UtcNow, 1) { MalformedReason = c.MalformedReason, MalformedErrorId = c.MalformedErrorId };
+                    var frame = new QfexFrame(1, c.Type, c.Raw, DateTime.UtcNow, 1) { MalformedReason = c.MalformedReason, Malformed = c.Malformed };
                     ErrorRecord record = ErrorRecords.ForFrame(frame)!;
                     Assert.Equal("QfexMalformedFrame", record.FullyQualifiedErrorId);
                     Assert.Equal(ErrorCategory.InvalidData, record.CategoryInfo.Category);
@@ -207,7 +207,7 @@ namespace Qfex.Tests
                 }
 
                 Assert.NotNull(c.Type);
-                Assert.Null(c.MalformedErrorId);
+                Assert.Equal(MalformedKind.None, c.Malformed);
                 using (JsonDocument doc = JsonDocument.Parse(c.Raw))
                     Assert.Equal(JsonValueKind.Object, doc.RootElement.ValueKind);
                 if (c.Error != null)
@@ -294,7 +294,7 @@ namespace Qfex.Tests
             {
                 FrameContent c = FrameReader.ReadBinary(b);
                 Assert.Equal(FrameReader.MalformedType, c.Type);
-                Assert.Equal("QfexMalformedFrame", c.MalformedErrorId);
+                Assert.Equal(MalformedKind.Unreadable, c.Malformed);
                 Assert.Contains("binary", c.MalformedReason);
                 Assert.Contains(b.Length.ToString(CultureInfo.InvariantCulture), c.MalformedReason);
                 Assert.True(c.Raw.Length <= FrameReader.MaxTargetChars);

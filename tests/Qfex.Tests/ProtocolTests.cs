@@ -72,7 +72,7 @@ namespace Qfex.Tests
             FrameContent frame = Assert.Single(Read(text));
             Assert.Equal(FrameReader.MalformedType, frame.Type);
             Assert.NotNull(frame.MalformedReason);
-            Assert.Equal(ErrorIds.MalformedFrame, frame.MalformedErrorId);
+            Assert.Equal(MalformedKind.Unreadable, frame.Malformed);
         }
 
         [Fact]

@@ -68,9 +68,9 @@ namespace Qfex.Commands
             {
                 return ParameterSetName == MessageSet ? OutgoingMessage.FromMessage(Message) : OutgoingMessage.FromTypeAndParams(Type, Params);
             }
-            catch (QfexInvalidMessageException e)
+            catch (InvalidMessageException e)
             {
-                WriteQfexError(e, RedactedCopy(ParameterSetName == MessageSet ? Message : Params));
+                WriteQfexError(new QfexInvalidMessageException(e.Message, e), RedactedCopy(ParameterSetName == MessageSet ? Message : Params));
                 return null;
             }
         }

@@ -68,7 +68,7 @@ namespace Qfex
         /// <summary>Set for frames that could not be read as a JSON object: why.</summary>
         internal string? MalformedReason { get; set; }
 
-        internal string? MalformedErrorId { get; set; }
+        internal Qfex.Protocol.MalformedKind Malformed { get; set; }
 
         internal bool IsError => Error != null;
         internal bool IsMalformed => MalformedReason != null;

@@ -155,7 +155,7 @@ namespace Qfex
             timeout.CancelAfter(_options.Timeout);
             var socket = new ClientWebSocket();
             ConfigureKeepAlive(socket);
-            if (ModuleInitializer.IsNetFramework)
+            if (RuntimeInfo.IsNetFramework)
             {
                 // On .NET Framework each WebSocket holds one of the host's HttpWebRequest connections
                 // (two by default): raise the limit for this host only, or a third session would hang.

@@ -41,7 +41,7 @@ namespace Qfex.Errors
                 return ForErrorFrame(frame.Error, frame.Sequence, frame.ReceivedAt);
             if (frame.MalformedReason != null)
             {
-                var exception = new QfexMalformedFrameException(frame.MalformedErrorId ?? ErrorIds.MalformedFrame,
+                var exception = new QfexMalformedFrameException(frame.Malformed == MalformedKind.TooLarge ? ErrorIds.FrameTooLarge : ErrorIds.MalformedFrame,
                     $"Frame {frame.Sequence} on session {frame.SessionId}: {frame.MalformedReason}", frame.Sequence);
                 // Masked before it is cut: a value cut in half would no longer look like "name": "value".
                 string raw = Redaction.RedactText(frame.Raw);

@@ -6,6 +6,16 @@ using System.Threading;
 
 namespace Qfex.Protocol
 {
+    /// <summary>Why a received message is not a frame the module can read (none for a readable one).</summary>
+    internal enum MalformedKind
+    {
+        None,
+        /// <summary>Not a JSON object in UTF-8 text (or binary): QfexMalformedFrame.</summary>
+        Unreadable,
+        /// <summary>Over the session's maximum frame size, discarded: QfexFrameTooLarge.</summary>
+        TooLarge,
+    }
+
     /// <summary>
     /// What one received WebSocket message holds, before it gets a sequence number. The text is kept as
     /// the UTF-8 bytes received (half the memory of a string, no transcoding in the receive loop) or,
@@ -13,17 +23,17 @@ namespace Qfex.Protocol
     /// </summary>
     internal readonly struct FrameContent
     {
-        internal FrameContent(string type, string raw, ErrorEnvelope? error, string? malformedReason, string? malformedErrorId = null)
-            : this(type, null, raw, error, malformedReason, malformedErrorId) { }
+        internal FrameContent(string type, string raw, ErrorEnvelope? error, string? malformedReason, MalformedKind kind = MalformedKind.Unreadable)
+            : this(type, null, raw, error, malformedReason, kind) { }
 
-        internal FrameContent(string type, byte[]? utf8, string? text, ErrorEnvelope? error, string? malformedReason, string? malformedErrorId = null)
+        internal FrameContent(string type, byte[]? utf8, string? text, ErrorEnvelope? error, string? malformedReason, MalformedKind kind = MalformedKind.Unreadable)
         {
             Type = type;
             Utf8 = utf8;
             Text = text;
             Error = error;
             MalformedReason = malformedReason;
-            MalformedErrorId = malformedReason == null ? null : malformedErrorId ?? Qfex.Errors.ErrorIds.MalformedFrame;
+            Malformed = malformedReason == null ? MalformedKind.None : kind;
         }
 
         internal string Type { get; }
@@ -36,15 +46,14 @@ namespace Qfex.Protocol
         internal ErrorEnvelope? Error { get; }
         internal string? MalformedReason { get; }
 
-        /// <summary>QfexMalformedFrame, or QfexFrameTooLarge for a frame over the session's maximum.</summary>
-        internal string? MalformedErrorId { get; }
+        internal MalformedKind Malformed { get; }
 
         internal QfexFrame ToFrame(long sequence, DateTime receivedAt, int sessionId) =>
             new QfexFrame(sequence, Type, Utf8, Text, receivedAt, sessionId)
             {
                 Error = Error,
                 MalformedReason = MalformedReason,
-                MalformedErrorId = MalformedErrorId,
+                Malformed = Malformed,
             };
     }
 
@@ -164,7 +173,7 @@ namespace Qfex.Protocol
         internal static FrameContent TooLarge(int maxFrameBytes) =>
             new FrameContent(MalformedType, string.Empty, null,
                 $"A frame larger than the session's maximum of {maxFrameBytes} bytes was received and discarded.",
-                Qfex.Errors.ErrorIds.FrameTooLarge);
+                MalformedKind.TooLarge);
 
         /// <summary>
         /// Reads one complete JSON object's top level: its "type" string, whether "err" is there, and its

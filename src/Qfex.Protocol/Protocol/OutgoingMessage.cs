@@ -12,6 +12,12 @@ namespace Qfex.Protocol
     /// A request ready to send: validated against the catalog, with a client_order_id on every order
     /// that lacks one (so its answer can be matched), serialised once.
     /// </summary>
+    /// <summary>A request refused before sending (nothing was sent); the cmdlets report it as QfexInvalidMessage.</summary>
+    internal sealed class InvalidMessageException : Exception
+    {
+        internal InvalidMessageException(string message, Exception? inner = null) : base(message, inner) { }
+    }
+
     internal sealed class OutgoingMessage : IDisposable
     {
         private readonly JsonDocument _document;
@@ -31,7 +37,7 @@ namespace Qfex.Protocol
         {
             object? unwrapped = parameters is PSObject pso && pso.BaseObject is not PSCustomObject ? pso.BaseObject : parameters;
             if (unwrapped != null && !(unwrapped is IDictionary) && !(unwrapped is PSObject))
-                throw new QfexInvalidMessageException($"-Params must be a hashtable, dictionary or PSCustomObject, not {unwrapped.GetType().Name}.");
+                throw new InvalidMessageException($"-Params must be a hashtable, dictionary or PSCustomObject, not {unwrapped.GetType().Name}.");
             return Create(new Dictionary<string, object?> { ["type"] = type, ["params"] = parameters ?? new Hashtable() });
         }
 
@@ -47,7 +53,7 @@ namespace Qfex.Protocol
                 }
                 catch (JsonException e)
                 {
-                    throw new QfexInvalidMessageException("-Message is not valid JSON: " + e.Message, e);
+                    throw new InvalidMessageException("-Message is not valid JSON: " + e.Message, e);
                 }
             }
             return Create(NormalizeKeys(unwrapped));
@@ -86,7 +92,7 @@ namespace Qfex.Protocol
             }
             catch (ArgumentException e)
             {
-                throw new QfexInvalidMessageException("The message cannot be sent as JSON: " + e.Message, e);
+                throw new InvalidMessageException("The message cannot be sent as JSON: " + e.Message, e);
             }
 
             JsonDocument doc = JsonDocument.Parse(json);
@@ -95,14 +101,14 @@ namespace Qfex.Protocol
             if (root.ValueKind != JsonValueKind.Object || string.IsNullOrEmpty(type))
             {
                 doc.Dispose();
-                throw new QfexInvalidMessageException("A message must be an object with a string 'type' (and usually 'params').");
+                throw new InvalidMessageException("A message must be an object with a string 'type' (and usually 'params').");
             }
 
             IReadOnlyList<string> problems = MessageValidator.Validate(type!, root.TryGetProperty("params", out JsonElement p) ? p : default);
             if (problems.Count > 0)
             {
                 doc.Dispose();
-                throw new QfexInvalidMessageException("Not sent: " + string.Join(" ", problems));
+                throw new InvalidMessageException("Not sent: " + string.Join(" ", problems));
             }
 
             if ((type == "add_order" || type == "close_position") && PSJson.GetString(p, "client_order_id") is null or "")
