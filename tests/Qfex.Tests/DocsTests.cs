@@ -8,14 +8,18 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Qfex.Errors;
 using Xunit;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
 
 namespace Qfex.Tests
 {
     /// <summary>
     /// The help in docs/ against the engine's own command metadata (Get-Command on the built module):
     /// every exported cmdlet has a platyPS v2 page, every parameter is documented with the right type,
-    /// sets, position and pipeline flags, nothing stale is documented, and about_Qfex covers every
-    /// error code and module ErrorId. Failures name the page, the cmdlet and the parameter.
+    /// sets, position and pipeline flags, its real default, nothing stale is documented, every page's YAML
+    /// (front matter and parameter blocks) parses with a real YAML parser, no page claims an online link,
+    /// and about_Qfex covers every error code and module ErrorId. Failures name the page, the cmdlet and
+    /// the parameter.
     /// </summary>
     public sealed class DocsTests : IClassFixture<DocsTests.Metadata>
     {
@@ -143,7 +147,6 @@ namespace Qfex.Tests
             {
                 HelpPage? page = HelpPage.Load(PagePath(cmdlet.Name));
                 if (page == null) { failures.Add($"{cmdlet.Name}: no help page."); continue; }
-                object? instance = Activator.CreateInstance(cmdlet.ImplementingType);
 
                 var headings = page.H3In("PARAMETERS").Where(h => h.Text != "CommonParameters").ToList();
                 var documented = new Dictionary<string, HelpPage.Heading>(StringComparer.OrdinalIgnoreCase);
@@ -177,10 +180,14 @@ namespace Qfex.Tests
                     if (heading.Text.Substring(1) != parameter.Name)
                         failures.Add($"{where}: the heading is '### {heading.Text}'; use the parameter's exact casing.");
 
-                    string? yamlText = page.CodeBlockAfter(heading, "yaml");
-                    if (yamlText == null) { failures.Add($"{where}: no ```yaml block under its heading."); continue; }
-                    ParameterYaml yaml = ParameterYaml.Parse(yamlText);
-                    CompareParameter(where, parameter, yaml, instance, failures);
+                    (string Text, int Line)? block = page.CodeBlockWithLineAfter(heading, "yaml");
+                    if (block == null) { failures.Add($"{where}: no ```yaml block under its heading."); continue; }
+                    if (!ParameterYaml.TryParse(block.Value.Text, out ParameterYaml? yaml, out string? error, block.Value.Line))
+                    {
+                        failures.Add($"{where}: its yaml block does not parse ({error}).");
+                        continue;
+                    }
+                    CompareParameter(where, parameter, yaml!, failures);
                 }
                 foreach (string stale in documented.Keys)
                     failures.Add($"{cmdlet.Name} -{stale}: documented in docs/{cmdlet.Name}.md but the cmdlet has no such parameter (stale).");
@@ -266,9 +273,95 @@ namespace Qfex.Tests
             AssertNone(failures);
         }
 
+        [Fact]
+        public void EveryPagesYamlParsesFrontMatterAndParameterBlocks()
+        {
+            // platyPS reads these with a YAML parser and drops a parameter whose block does not parse
+            // (an unquoted '*' is alias syntax): parse them the same way.
+            var failures = new List<string>();
+            foreach (string file in Directory.GetFiles(DocsDir, "*-*.md").OrderBy(f => f, StringComparer.Ordinal))
+            {
+                string name = Path.GetFileName(file);
+                HelpPage page = HelpPage.Load(file)!;
+                if (page.FrontMatterText == null)
+                    failures.Add($"{name}: no front matter (a '---' line, YAML, a '---' line) at the top.");
+                else if (!Yaml.TryLoadMapping(page.FrontMatterText, 2, out _, out string? error))
+                    failures.Add($"{name}: the front matter does not parse as YAML ({error}).");
+
+                foreach (HelpPage.Heading heading in page.H3In("PARAMETERS").Where(h => h.Text != "CommonParameters"))
+                {
+                    (string Text, int Line)? block = page.CodeBlockWithLineAfter(heading, "yaml");
+                    if (block == null) { failures.Add($"{name} line {heading.Line + 1}: '### {heading.Text}' has no ```yaml block."); continue; }
+                    if (!ParameterYaml.TryParse(block.Value.Text, out _, out string? error, block.Value.Line))
+                        failures.Add($"{name} '### {heading.Text}': its yaml block does not parse ({error}).");
+                }
+            }
+            AssertNone(failures);
+        }
+
+        [Fact]
+        public void EveryDocumentedDefaultIsTheCmdletsRealDefault()
+        {
+            var failures = new List<string>();
+            foreach (CmdletMeta cmdlet in _metadata.Cmdlets)
+            {
+                HelpPage? page = HelpPage.Load(PagePath(cmdlet.Name));
+                if (page == null) { failures.Add($"{cmdlet.Name}: no help page."); continue; }
+                // A fresh cmdlet object holds the value each parameter has when it is not given.
+                object instance = Activator.CreateInstance(cmdlet.ImplementingType)!;
+                foreach (ParameterMeta parameter in cmdlet.Parameters)
+                {
+                    string where = $"{cmdlet.Name} -{parameter.Name} (docs/{cmdlet.Name}.md)";
+                    HelpPage.Heading? heading = page.H3In("PARAMETERS").FirstOrDefault(h => h.Text == "-" + parameter.Name);
+                    string? text = heading == null ? null : page.CodeBlockAfter(heading, "yaml");
+                    if (text == null || !ParameterYaml.TryParse(text, out ParameterYaml? yaml, out _)) continue; // reported by the tests above
+                    PropertyInfo? property = cmdlet.ImplementingType.GetProperty(parameter.Name, BindingFlags.Public | BindingFlags.Instance);
+                    // WhatIf and Confirm are the engine's switches, not properties of the class.
+                    Type type = property?.PropertyType ?? (SameTypeName("SwitchParameter", parameter.TypeName) ? typeof(SwitchParameter) : typeof(object));
+                    string? problem = DefaultProblem(type, property?.GetValue(instance), yaml!.Scalar("DefaultValue"));
+                    if (problem != null) failures.Add($"{where}: {problem}.");
+                }
+            }
+            AssertNone(failures);
+        }
+
+        [Fact]
+        public void NoPageClaimsAnOnlineLink()
+        {
+            // The help ships with the module and is not published at any address, so no page names an
+            // online version: HelpUri is '' and every related link is '- [Name]()'. Get-Help -Online then
+            // says the help has no URI, instead of failing on a relative one such as 'Connect-Qfex.md'.
+            // platyPS silently drops a related-links line that is not a '- [text](uri)' item.
+            var failures = new List<string>();
+            foreach (string file in Directory.GetFiles(DocsDir, "*-*.md").OrderBy(f => f, StringComparer.Ordinal))
+            {
+                string name = Path.GetFileName(file);
+                HelpPage page = HelpPage.Load(file)!;
+                if (!page.FrontMatter.TryGetValue("HelpUri", out string? helpUri))
+                    failures.Add($"{name}: the front matter has no HelpUri (write HelpUri: '').");
+                else if (helpUri.Length > 0)
+                    failures.Add($"{name}: HelpUri is '{helpUri}'{(IsAbsoluteWebUri(helpUri) ? "" : ", not even an absolute http(s) address")}; no page claims an online version, so write HelpUri: ''.");
+
+                int links = 0;
+                foreach (string line in page.Section("RELATED LINKS").Where(l => l.Trim().Length > 0))
+                {
+                    Match m = Regex.Match(line, @"^- \[([^\]]+)\]\(([^)]*)\)\s*$");
+                    if (!m.Success) { failures.Add($"{name} RELATED LINKS: '{line.Trim()}' is not a '- [Name]()' item (platyPS drops it)."); continue; }
+                    links++;
+                    string uri = m.Groups[2].Value.Trim();
+                    if (uri.Length > 0)
+                        failures.Add($"{name} RELATED LINKS: [{m.Groups[1].Value}]({uri}) claims an online address{(IsAbsoluteWebUri(uri) ? "" : " that is not even an absolute http(s) URI, so Get-Help -Online fails on it")}; write [{m.Groups[1].Value}]().");
+                    else if (m.Groups[1].Value != "about_Qfex" && !_metadata.Cmdlets.Any(c => c.Name == m.Groups[1].Value))
+                        failures.Add($"{name} RELATED LINKS: '{m.Groups[1].Value}' is neither a Qfex cmdlet nor about_Qfex.");
+                }
+                if (links == 0) failures.Add($"{name}: RELATED LINKS is empty.");
+            }
+            AssertNone(failures);
+        }
+
         // ------------------------------------------------------------------ comparing one parameter
 
-        private static void CompareParameter(string where, ParameterMeta parameter, ParameterYaml yaml, object? instance, List<string> failures)
+        private static void CompareParameter(string where, ParameterMeta parameter, ParameterYaml yaml, List<string> failures)
         {
             string? docType = yaml.Scalar("Type");
             if (docType == null || !SameTypeName(docType, parameter.TypeName))
@@ -298,14 +391,7 @@ namespace Qfex.Tests
             }
             foreach (string stale in docSets.Keys)
                 failures.Add($"{where}: ParameterSets lists '{stale}', which is not a parameter set of this parameter (sets: {string.Join(", ", parameter.Sets.Keys)}).");
-
-            // A default the cmdlet really has (not null, zero or false) must be the documented DefaultValue.
-            PropertyInfo? property = instance?.GetType().GetProperty(parameter.Name, BindingFlags.Public | BindingFlags.Instance);
-            object? actualDefault = property?.GetValue(instance);
-            string? expectedDefault = FormatDefault(actualDefault);
-            string? docDefault = yaml.Scalar("DefaultValue")?.Trim('\'', '"');
-            if (expectedDefault != null && !SameDefault(docDefault, expectedDefault))
-                failures.Add($"{where}: DefaultValue is '{docDefault ?? "missing"}' but the cmdlet's default is '{expectedDefault}'.");
+            // DefaultValue: EveryDocumentedDefaultIsTheCmdletsRealDefault.
         }
 
         private static void CompareScalar(string where, string key, string expected, Dictionary<string, string> doc, List<string> failures)
@@ -347,36 +433,53 @@ namespace Qfex.Tests
             return string.Equals(Short(documented), Short(actual), StringComparison.OrdinalIgnoreCase);
         }
 
-        private static string? FormatDefault(object? value)
+        /// <summary>
+        /// What is wrong with a documented DefaultValue, or null when it is right. The real default is the
+        /// value of the parameter's property on a fresh instance of the cmdlet class. A switch documents
+        /// False (or True); an enum, a number and a non-empty string or array document exactly their
+        /// value (an array as 'a, b'); a number that is 0 may also say None (0 means "not given" there).
+        /// A parameter without a value (null, empty, Guid.Empty) says None or, in words, what happens
+        /// without it, but never a number or True/False the cmdlet does not have.
+        /// </summary>
+        private static string? DefaultProblem(Type type, object? real, string? documented)
         {
-            switch (value)
+            if (string.IsNullOrWhiteSpace(documented))
+                return "DefaultValue is missing or empty; write None when the parameter has no default";
+            string doc = documented!.Trim();
+            Type t = Nullable.GetUnderlyingType(type) ?? type;
+            if (t == typeof(SwitchParameter) || t == typeof(bool))
             {
-                case null:
-                case bool _:
-                case SwitchParameter _:
-                    return null;
-                case string s:
-                    return s.Length == 0 ? null : s;
-                case Array array:
-                    return array.Length == 0 ? null : string.Join(", ", array.Cast<object?>().Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
-                case Enum e:
-                    return e.ToString();
-                case IConvertible c when value.GetType().IsPrimitive || value is decimal:
-                    return Convert.ToDouble(c, CultureInfo.InvariantCulture) == 0 ? null : Convert.ToString(value, CultureInfo.InvariantCulture);
-                default:
-                    return value.GetType().IsValueType && value.Equals(Activator.CreateInstance(value.GetType())) ? null : value.ToString();
+                string expected = (real is SwitchParameter sw ? sw.IsPresent : real is bool b && b) ? "True" : "False";
+                return string.Equals(doc, expected, StringComparison.OrdinalIgnoreCase) ? null : $"DefaultValue is '{doc}' but the switch is {expected} when not given";
             }
+            if (t.IsEnum && real != null)
+                return doc == Convert.ToString(real, CultureInfo.InvariantCulture) ? null : $"DefaultValue is '{doc}' but the cmdlet's default is '{real}'";
+            if (t.IsPrimitive || t == typeof(decimal))
+            {
+                double value = Convert.ToDouble(real ?? 0, CultureInfo.InvariantCulture);
+                string shown = Convert.ToString(real ?? 0, CultureInfo.InvariantCulture) ?? "0";
+                if (double.TryParse(doc, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                    return d == value ? null : $"DefaultValue is '{doc}' but the cmdlet's default is {shown}";
+                return value == 0 && doc == "None" ? null : $"DefaultValue is '{doc}' but the cmdlet's default is {shown}";
+            }
+            string? actual = real switch
+            {
+                null => null,
+                string str => str.Length == 0 ? null : str,
+                Array array => array.Length == 0 ? null : string.Join(", ", array.Cast<object?>().Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))),
+                _ when t.IsValueType && real.Equals(Activator.CreateInstance(t)) => null,
+                _ => Convert.ToString(real, CultureInfo.InvariantCulture),
+            };
+            if (actual != null)
+                return doc == actual ? null : $"DefaultValue is '{doc}' but the cmdlet's default is '{actual}'";
+            if (double.TryParse(doc, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || doc.Equals("True", StringComparison.OrdinalIgnoreCase) || doc.Equals("False", StringComparison.OrdinalIgnoreCase))
+                return $"DefaultValue is '{doc}' but the parameter has no default value (write None, or say in words what happens without it)";
+            return null;
         }
 
-        private static bool SameDefault(string? documented, string expected)
-        {
-            if (documented == null) return false;
-            if (double.TryParse(documented, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
-                && double.TryParse(expected, NumberStyles.Float, CultureInfo.InvariantCulture, out double e))
-                return d == e;
-            static string Norm(string s) => string.Join(",", s.Split(',').Select(p => p.Trim().Trim('\'', '"')));
-            return string.Equals(Norm(documented), Norm(expected), StringComparison.OrdinalIgnoreCase);
-        }
+        /// <summary>An online address Get-Help -Online could open: absolute http or https.</summary>
+        private static bool IsAbsoluteWebUri(string uri) =>
+            Uri.TryCreate(uri, UriKind.Absolute, out Uri? parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps);
 
         private static bool MentionsWord(string text, string word) =>
             Regex.IsMatch(text, @"(?<![A-Za-z0-9_])" + Regex.Escape(word) + @"(?![A-Za-z0-9_])");
@@ -582,11 +685,12 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
                     int end = Array.FindIndex(lines, 1, l => l.Trim() == "---");
                     if (end > 0)
                     {
-                        for (int i = 1; i < end; i++)
-                        {
-                            int colon = lines[i].IndexOf(':');
-                            if (colon > 0) FrontMatter[lines[i].Substring(0, colon).Trim()] = lines[i].Substring(colon + 1).Trim();
-                        }
+                        // Parsed as YAML, as platyPS does ('' is an empty value); unparsable front matter reads as none.
+                        FrontMatterText = string.Join("\n", lines.Skip(1).Take(end - 1));
+                        if (Yaml.TryLoadMapping(FrontMatterText, 2, out YamlMappingNode? root, out _))
+                            foreach (var entry in root!.Children)
+                                if (entry.Key is YamlScalarNode key && entry.Value is YamlScalarNode value)
+                                    FrontMatter[key.Value ?? ""] = value.Value ?? "";
                         body = end + 1;
                     }
                 }
@@ -601,6 +705,9 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
             }
 
             internal Dictionary<string, string> FrontMatter { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+            /// <summary>The text between the '---' lines (file line 2 on), or null without front matter.</summary>
+            internal string? FrontMatterText { get; }
 
             internal string? Title => _headings.FirstOrDefault(h => h.Level == 1)?.Text;
 
@@ -622,7 +729,10 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
             }
 
             /// <summary>The first code block (of a language, when given) after a heading and before the next heading.</summary>
-            internal string? CodeBlockAfter(Heading heading, string? language = null)
+            internal string? CodeBlockAfter(Heading heading, string? language = null) => CodeBlockWithLineAfter(heading, language)?.Text;
+
+            /// <summary>As CodeBlockAfter, with the file line number (1-based) of the block's first line.</summary>
+            internal (string Text, int Line)? CodeBlockWithLineAfter(Heading heading, string? language = null)
             {
                 int next = _headings.FirstOrDefault(h => h.Line > heading.Line)?.Line ?? _lines.Length;
                 for (int i = heading.Line + 1; i < next; i++)
@@ -632,7 +742,7 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
                     int close = Array.FindIndex(_lines, i + 1, l => l.StartsWith("```", StringComparison.Ordinal));
                     if (close < 0) return null;
                     if (language == null || string.Equals(lang, language, StringComparison.OrdinalIgnoreCase))
-                        return string.Join("\n", _lines.Skip(i + 1).Take(close - i - 1));
+                        return (string.Join("\n", _lines.Skip(i + 1).Take(close - i - 1)), i + 2);
                     i = close;
                 }
                 return null;
@@ -647,7 +757,37 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
             }
         }
 
-        /// <summary>The few keys of a platyPS v2 parameter yaml block the tests need, read line by line.</summary>
+        /// <summary>YAML read with YamlDotNet, the parser platyPS itself uses.</summary>
+        private static class Yaml
+        {
+            /// <summary>Parses one YAML document that must be a mapping; the error names the file line (firstLine = the text's first line).</summary>
+            internal static bool TryLoadMapping(string text, int firstLine, out YamlMappingNode? root, out string? error)
+            {
+                root = null;
+                error = null;
+                var stream = new YamlStream();
+                try
+                {
+                    stream.Load(new StringReader(text));
+                }
+                catch (YamlException e)
+                {
+                    string message = (e.InnerException as YamlException)?.Message ?? e.Message;
+                    Mark start = (e.InnerException as YamlException)?.Start ?? e.Start;
+                    error = $"line {firstLine + start.Line - 1}, column {start.Column}: {message}";
+                    return false;
+                }
+                if (stream.Documents.Count != 1 || !(stream.Documents[0].RootNode is YamlMappingNode mapping))
+                {
+                    error = $"line {firstLine}: not one YAML mapping of keys to values";
+                    return false;
+                }
+                root = mapping;
+                return true;
+            }
+        }
+
+        /// <summary>A platyPS v2 parameter yaml block, parsed: its scalars, its lists and its ParameterSets entries.</summary>
         private sealed class ParameterYaml
         {
             private readonly Dictionary<string, string> _scalars = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -659,47 +799,49 @@ foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
 
             internal IReadOnlyCollection<string>? List(string key) => _lists.TryGetValue(key, out List<string>? v) ? v : null;
 
-            internal static ParameterYaml Parse(string text)
+            internal static bool TryParse(string text, out ParameterYaml? yaml, out string? error, int firstLine = 1)
             {
-                var yaml = new ParameterYaml();
-                string? key = null;
-                Dictionary<string, string>? set = null;
-                foreach (string raw in text.Split('\n'))
+                yaml = null;
+                if (!Yaml.TryLoadMapping(text, firstLine, out YamlMappingNode? root, out error)) return false;
+                var parsed = new ParameterYaml();
+                foreach (var entry in root!.Children)
                 {
-                    string line = raw.TrimEnd('\r');
-                    if (line.Trim().Length == 0) continue;
-                    if (!line.StartsWith(" ", StringComparison.Ordinal) && !line.StartsWith("-", StringComparison.Ordinal))
+                    if (!(entry.Key is YamlScalarNode keyNode) || keyNode.Value == null)
                     {
-                        int colon = line.IndexOf(':');
-                        if (colon < 0) continue;
-                        key = line.Substring(0, colon).Trim();
-                        string value = line.Substring(colon + 1).Trim();
-                        set = null;
-                        if (value == "[]") yaml._lists[key] = new List<string>();
-                        else if (value.Length == 0) yaml._lists[key] = new List<string>();
-                        else yaml._scalars[key] = value;
-                        continue;
+                        error = $"line {firstLine + (int)entry.Key.Start.Line - 1}: a key that is not a plain name";
+                        return false;
                     }
-                    if (key == "ParameterSets")
+                    string key = keyNode.Value;
+                    switch (entry.Value)
                     {
-                        string item = line.TrimStart();
-                        if (item.StartsWith("- ", StringComparison.Ordinal))
-                        {
-                            set = new Dictionary<string, string>(StringComparer.Ordinal);
-                            yaml.ParameterSets.Add(set);
-                            item = item.Substring(2);
-                        }
-                        int colon = item.IndexOf(':');
-                        if (set != null && colon > 0) set[item.Substring(0, colon).Trim()] = item.Substring(colon + 1).Trim();
-                        continue;
-                    }
-                    if (key != null && line.TrimStart().StartsWith("- ", StringComparison.Ordinal))
-                    {
-                        if (!yaml._lists.TryGetValue(key, out List<string>? list)) yaml._lists[key] = list = new List<string>();
-                        list.Add(line.TrimStart().Substring(2).Trim().Trim('\'', '"'));
+                        case YamlScalarNode scalar:
+                            parsed._scalars[key] = scalar.Value ?? "";
+                            // 'Aliases:' with nothing after it is an empty list.
+                            if (string.IsNullOrEmpty(scalar.Value) && scalar.Style == YamlDotNet.Core.ScalarStyle.Plain) parsed._lists[key] = new List<string>();
+                            break;
+                        case YamlSequenceNode sequence when key == "ParameterSets":
+                            foreach (YamlNode item in sequence.Children)
+                            {
+                                if (!(item is YamlMappingNode set))
+                                {
+                                    error = $"line {firstLine + (int)item.Start.Line - 1}: a ParameterSets entry that is not a mapping";
+                                    return false;
+                                }
+                                parsed.ParameterSets.Add(set.Children
+                                    .Where(p => p.Key is YamlScalarNode && p.Value is YamlScalarNode)
+                                    .ToDictionary(p => ((YamlScalarNode)p.Key).Value ?? "", p => ((YamlScalarNode)p.Value).Value ?? "", StringComparer.Ordinal));
+                            }
+                            break;
+                        case YamlSequenceNode sequence:
+                            parsed._lists[key] = sequence.Children.OfType<YamlScalarNode>().Select(v => v.Value ?? "").ToList();
+                            break;
+                        default:
+                            error = $"line {firstLine + (int)entry.Value.Start.Line - 1}: {key} is a mapping, which platyPS does not expect";
+                            return false;
                     }
                 }
-                return yaml;
+                yaml = parsed;
+                return true;
             }
         }
     }
