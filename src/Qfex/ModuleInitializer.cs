@@ -26,6 +26,10 @@ namespace Qfex
 
         public void OnRemove(PSModuleInfo psModuleInfo)
         {
+            // Sessions and test servers belong to the runspace that opened them: removing the module from it
+            // closes them (they would otherwise run on, unreachable).
+            Transport.SessionRegistry.CloseCurrent("Remove-Module Qfex");
+            Commands.TestServers.StopCurrent();
             if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve -= ResolveBesideModule;
         }
 

@@ -21,6 +21,8 @@ namespace Qfex.Tests
 
         private readonly PowerShellHost _ps = new PowerShellHost();
 
+        protected PowerShellHost Host => _ps;
+
         public virtual void Dispose() => _ps.Dispose();
 
         private QfexTestServer StartServer() => _ps.StartServer();

@@ -9,13 +9,9 @@ namespace Qfex.Tests
     /// </summary>
     public sealed class FaultInjectionTestsOnTheArraySegmentReceive : FaultInjectionTests
     {
-        public FaultInjectionTestsOnTheArraySegmentReceive() => SocketReceiver.ForceArraySegmentOverload = true;
-
-        public override void Dispose()
-        {
-            SocketReceiver.ForceArraySegmentOverload = false;
-            base.Dispose();
-        }
+        // Only this class's runspace: the other test classes, running in parallel, keep the Memory overload.
+        public FaultInjectionTestsOnTheArraySegmentReceive() =>
+            Qfex.Commands.SessionOptionHooks.Set(Host.Runspace, options => options.ForceArraySegmentReceive = true);
     }
 
     public class SocketReceiverTests

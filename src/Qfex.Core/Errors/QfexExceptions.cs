@@ -4,6 +4,15 @@ using Qfex.Errors;
 
 namespace Qfex
 {
+    /// <summary>What became of a request when it failed: the one thing a runbook must know before resending it.</summary>
+    public enum QfexRequestOutcome
+    {
+        /// <summary>Provably never written to any socket: sending it again cannot duplicate it.</summary>
+        NotSent,
+        /// <summary>Written (or being written) when the failure came: it may have reached the exchange. Check before resending.</summary>
+        SentOutcomeUnknown,
+    }
+
     /// <summary>
     /// Base of everything the module throws or writes: <c>catch [Qfex.QfexException]</c> catches it all.
     /// <see cref="ErrorId"/> and <see cref="Category"/> become the ErrorRecord's id and category.
@@ -21,6 +30,12 @@ namespace Qfex
         public string ErrorId { get; }
 
         public ErrorCategory Category { get; }
+
+        /// <summary>For a failed request: whether it was sent (null when the failure is not about a request).</summary>
+        public QfexRequestOutcome? RequestOutcome { get; internal set; }
+
+        /// <summary>The request's type (add_order, ...), when the failure is about a request.</summary>
+        public string? RequestType { get; internal set; }
     }
 
     /// <summary>An error frame from the exchange. Unknown codes are this type itself.</summary>

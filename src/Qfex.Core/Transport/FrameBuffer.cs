@@ -51,6 +51,11 @@ namespace Qfex.Transport
         /// <summary>How often the buffer filled up since the last call, and resets the count.</summary>
         internal int TakeTimesFull() => Interlocked.Exchange(ref _timesFull, 0);
 
+        /// <summary>How often the buffer has filled up so far (never reset): the watchdog's proof of backpressure.</summary>
+        internal long FullEpisodes => Interlocked.Read(ref _fullEpisodes);
+
+        private long _fullEpisodes;
+
         /// <summary>True once the producer has finished (the session closed); frames may still be buffered.</summary>
         internal bool IsCompleted
         {
@@ -98,6 +103,7 @@ namespace Qfex.Transport
                 if (HasRoom || _completed) return Task.CompletedTask;
                 _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 Interlocked.Increment(ref _timesFull);
+                Interlocked.Increment(ref _fullEpisodes);
                 IsFull = true;
                 return _room.Task;
             }

@@ -29,6 +29,7 @@ namespace Qfex.Transport
             catch
             {
                 await session.CloseAsync("Connect-Qfex failure", TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                session.Supervisor.Dispose();
                 throw;
             }
         }

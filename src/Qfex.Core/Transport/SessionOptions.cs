@@ -43,8 +43,11 @@ namespace Qfex.Transport
         /// <summary>Market data only: the symbols the channels are for ("*" = all).</summary>
         internal IReadOnlyList<string> Symbols { get; set; } = new[] { "*" };
         internal bool CancelOnDisconnect { get; set; }
-        internal int BufferCapacity { get; set; } = QfexSession.DefaultBufferCapacity;
-        internal int MaxFrameBytes { get; set; } = QfexSession.DefaultMaxFrameBytes;
+        internal const int DefaultBufferCapacity = 25_000;
+        internal const int DefaultMaxFrameBytes = 4 * 1024 * 1024;
+
+        internal int BufferCapacity { get; set; } = DefaultBufferCapacity;
+        internal int MaxFrameBytes { get; set; } = DefaultMaxFrameBytes;
         internal bool Reconnect { get; set; } = true;
         internal int MaxReconnectAttempts { get; set; } = 10;
         internal TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -55,5 +58,14 @@ namespace Qfex.Transport
         internal double WeightPerSecond { get; set; } = DefaultWeightPerSecond;
         internal TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(1);
         internal IDictionary<string, double> WeightOverrides { get; set; } = new Dictionary<string, double>(StringComparer.Ordinal);
+
+        /// <summary>The clock the supervisor's delays and timers run on (a fake one in the unit tests).</summary>
+        internal TimeProvider Clock { get; set; } = TimeProvider.System;
+
+        /// <summary>The spread of backoff delays, a factor in [0.5, 1.5) (fixed in the unit tests).</summary>
+        internal Func<double> JitterFactor { get; set; } = Jitter.Factor;
+
+        /// <summary>For tests: receive with the ArraySegment overload (Windows PowerShell's) even where the Memory one exists.</summary>
+        internal bool ForceArraySegmentReceive { get; set; }
     }
 }

@@ -37,9 +37,6 @@ namespace Qfex.Transport
         private static readonly TryReceiveNow? FastReceive;
         private static readonly Func<Task, long>? FastResult;
 
-        /// <summary>For tests: use the ArraySegment overload even where the Memory one exists.</summary>
-        internal static bool ForceArraySegmentOverload { get; set; }
-
         /// <summary>Whether the Memory overload was found and bound (PowerShell 7).</summary>
         internal static bool HasMemoryOverload => FastReceive != null;
 
@@ -96,13 +93,14 @@ namespace Qfex.Transport
             new ReceivedChunk((int)(packed & 0xFFFFFFFF), (WebSocketMessageType)(int)((packed >> 32) & 0xFF), (packed & (1L << 40)) != 0);
 
         /// <summary>
-        /// Starts a receive into <paramref name="buffer"/>[offset, offset+count). True with the chunk when it
+        /// Starts a receive into <paramref name="buffer"/>[offset, offset+count) (with <paramref name="forceArraySegment"/>,
+        /// on the ArraySegment overload even where the Memory one exists: the tests run both). True with the chunk when it
         /// completed at once; false with the task to await, then <see cref="ResultOf"/> (awaiting it throws
         /// what the receive failed with).
         /// </summary>
-        internal static bool TryReceive(WebSocket socket, byte[] buffer, int offset, int count, out ReceivedChunk chunk, out Task? pending)
+        internal static bool TryReceive(WebSocket socket, byte[] buffer, int offset, int count, bool forceArraySegment, out ReceivedChunk chunk, out Task? pending)
         {
-            if (FastReceive != null && !ForceArraySegmentOverload)
+            if (FastReceive != null && !forceArraySegment)
             {
                 long packed = FastReceive(socket, new Memory<byte>(buffer, offset, count), out pending);
                 chunk = packed >= 0 ? Unpack(packed) : default;

@@ -141,6 +141,7 @@ namespace Qfex.Commands
                 IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
             };
 
+            SessionOptionHooks.Apply(options);
             var log = new DeferredLog();
             QfexSession session;
             try

@@ -112,17 +112,20 @@ namespace Qfex.Commands
             }
         }
 
-        /// <summary>Sends once; with -Wait returns the answer (null when there is none to give, errors already written).</summary>
+        /// <summary>
+        /// Sends once; with -Wait returns the answer (null when there is none to give: errors already written,
+        /// each saying whether the request was sent).
+        /// </summary>
         private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru)
         {
-            Task<QfexFrame>? answer = Wait ? session.WaitForAnswer(new AnswerMatcher(message.Type, message.Params).Matches) : null;
+            var ticket = new RequestTicket(message.Type, message.Json, Wait ? new AnswerMatcher(message.Type, message.Params).Matches : null);
             bool delivered = false;
             try
             {
                 var throttleNotes = new DeferredLog();
                 try
                 {
-                    Await(session.SendAsync(message.Type, message.Json, throttleNotes.Add, StopToken));
+                    Await(session.SendAsync(ticket, throttleNotes.Add, StopToken));
                 }
                 finally
                 {
@@ -131,13 +134,13 @@ namespace Qfex.Commands
                 WriteVerbose($"Sent {message.Type} on session {session.Id}.");
                 if (DebugEnabled) WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
                 if (passThru) WriteObject(message.ToPSObject());
-                if (answer == null) return null;
+                if (ticket.AnswerTask == null) return null;
 
                 // Block on the answer itself: no wrapper task, no thread-pool hop between the frame and us.
                 bool answered;
                 try
                 {
-                    answered = answer.Wait(TimeoutSec * 1000, StopToken);
+                    answered = ticket.AnswerTask.Wait(TimeoutSec * 1000, StopToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -147,18 +150,21 @@ namespace Qfex.Commands
                 {
                     throw inner;
                 }
+                QfexFrame? answer = answered ? ticket.AnswerTask.Result : null;
                 // The answer may have been matched in the instant the wait ended: then it is the answer.
-                if (!answered && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion)
-                    answered = true;
+                if (!answered && session.Finish(ticket, out answer)) answered = true;
                 if (!answered)
                 {
                     WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
-                        $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again."),
-                        message.ToPSObject());
+                        $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again.")
+                    {
+                        RequestOutcome = QfexRequestOutcome.SentOutcomeUnknown,
+                        RequestType = message.Type,
+                    }, message.ToPSObject());
                     return null;
                 }
                 delivered = true;
-                return answer.Result;
+                return answer;
             }
             catch (QfexException e)
             {
@@ -168,8 +174,8 @@ namespace Qfex.Commands
             finally
             {
                 // Stopped (Ctrl+C) just as the answer was matched: it goes back to the buffer, not lost.
-                if (answer != null && !session.CancelAnswer(answer) && answer.Status == TaskStatus.RanToCompletion && !delivered)
-                    session.ReturnFrame(answer.Result);
+                if (session.Finish(ticket, out QfexFrame? late) && !delivered && late != null)
+                    session.ReturnFrame(late);
             }
         }
 
@@ -181,7 +187,7 @@ namespace Qfex.Commands
         private static TimeSpan? RetryDelay(QfexFrame answer, MessageSpec? spec, int attempt)
         {
             if (answer.Error == null) return null;
-            double jitter = 0.5 + Jitter.NextDouble();
+            double jitter = Transport.Jitter.Factor();
             if (answer.Error.Code == "RateLimited")
                 return RetryAfterHint.Parse(answer.Error.Message) is TimeSpan hint
                     ? hint + TimeSpan.FromMilliseconds(25 * jitter)
@@ -190,8 +196,6 @@ namespace Qfex.Commands
                 return TimeSpan.FromMilliseconds(Math.Min(5_000, 200 * Math.Pow(2, attempt)) * jitter);
             return null;
         }
-
-        private static readonly Random Jitter = new Random();
 
         /// <summary>What the user passed, for an error's TargetObject: a copy with secret-named values masked (never their object).</summary>
         private static object? RedactedCopy(object? value)

@@ -76,7 +76,10 @@ namespace Qfex.Commands
         }
     }
 
-    /// <summary>The test servers started in each runspace, so Stop-QfexTestServer alone can stop them.</summary>
+    /// <summary>
+    /// The test servers started in each runspace, so Stop-QfexTestServer alone can stop them; they stop when
+    /// that runspace closes or the module is removed from it.
+    /// </summary>
     internal static class TestServers
     {
         private static readonly ConditionalWeakTable<Runspace, List<QfexTestServer>> ByRunspace = new ConditionalWeakTable<Runspace, List<QfexTestServer>>();
@@ -85,8 +88,12 @@ namespace Qfex.Commands
         {
             Runspace? runspace = Runspace.DefaultRunspace;
             if (runspace == null) return null;
-            if (create) return ByRunspace.GetValue(runspace, _ => new List<QfexTestServer>());
-            return ByRunspace.TryGetValue(runspace, out List<QfexTestServer>? list) ? list : null;
+            if (!create) return ByRunspace.TryGetValue(runspace, out List<QfexTestServer>? list) ? list : null;
+            return ByRunspace.GetValue(runspace, r =>
+            {
+                r.StateChanged += OnRunspaceStateChanged;
+                return new List<QfexTestServer>();
+            });
         }
 
         internal static void Add(QfexTestServer server)
@@ -103,9 +110,16 @@ namespace Qfex.Commands
             lock (list) list.Remove(server);
         }
 
-        internal static QfexTestServer[] TakeAll()
+        internal static QfexTestServer[] TakeAll() => TakeAll(Current(create: false));
+
+        /// <summary>Stops every test server of the calling runspace (the module is being removed from it).</summary>
+        internal static void StopCurrent()
         {
-            List<QfexTestServer>? list = Current(create: false);
+            foreach (QfexTestServer server in TakeAll()) server.Stop();
+        }
+
+        private static QfexTestServer[] TakeAll(List<QfexTestServer>? list)
+        {
             if (list == null) return new QfexTestServer[0];
             lock (list)
             {
@@ -113,6 +127,15 @@ namespace Qfex.Commands
                 list.Clear();
                 return all;
             }
+        }
+
+        private static void OnRunspaceStateChanged(object? sender, RunspaceStateEventArgs e)
+        {
+            RunspaceState state = e.RunspaceStateInfo.State;
+            if ((state != RunspaceState.Closing && state != RunspaceState.Closed && state != RunspaceState.Broken) || !(sender is Runspace runspace)) return;
+            runspace.StateChanged -= OnRunspaceStateChanged;
+            if (ByRunspace.TryGetValue(runspace, out List<QfexTestServer>? list))
+                foreach (QfexTestServer server in TakeAll(list)) server.Stop();
         }
     }
 }

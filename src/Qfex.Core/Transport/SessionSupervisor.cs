@@ -1,0 +1,362 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Qfex.Protocol;
+
+namespace Qfex.Transport
+{
+    /// <summary>
+    /// Keeps a session connected: the first connection, reconnects with jittered backoff after a drop, the
+    /// idle watchdog, sends through the rate limiter, and closing. Everything time-related runs on the
+    /// injected clock (<see cref="SessionOptions.Clock"/>), so the unit tests drive it with a fake clock and
+    /// fake connections, without sockets or sleeps.
+    /// </summary>
+    internal sealed class SessionSupervisor : IDisposable
+    {
+        private readonly SessionCore _core;
+        private readonly SessionOptions _options;
+        private readonly Func<LinkSetup, CancellationToken, Task<ISessionLink>> _open;
+        private readonly RequestThrottle? _throttle;
+        private readonly CancellationTokenSource _lifetime = new CancellationTokenSource();
+        // The current link, the watchdog and its probe, and the reconnect epoch.
+        private readonly object _gate = new object();
+        private ISessionLink? _link;
+        private ITimer? _watchdog;
+        private Probe? _probe;
+        private int _reconnectEpoch;
+        private volatile string? _closingBecause;
+
+        internal SessionSupervisor(SessionCore core, SessionOptions options, Func<LinkSetup, CancellationToken, Task<ISessionLink>> open)
+        {
+            _core = core;
+            _options = options;
+            _open = open;
+            if (options.WeightPerSecond > 0)
+                _throttle = new RequestThrottle(options.WeightPerSecond * options.RateLimitWindow.TotalSeconds, options.RateLimitWindow, options.WeightOverrides);
+        }
+
+        /// <summary>The connection in use (null before the first one).</summary>
+        internal ISessionLink? Link
+        {
+            get { lock (_gate) return _link; }
+        }
+
+        private TimeSpan Half => TimeSpan.FromTicks(_options.IdleTimeout.Ticks / 2);
+
+        // ------------------------------------------------------------------ connecting
+
+        /// <summary>The first connection: socket, auth, subscriptions. Throws a QfexException on failure.</summary>
+        internal async Task StartAsync(Action<string> log, CancellationToken cancellationToken)
+        {
+            ISessionLink link = await _open(new LinkSetup(restoring: false, null, log, OnLinkEnded), cancellationToken).ConfigureAwait(false);
+            lock (_gate) _link = link;
+            if (!_core.TryOpen(link.Generation))
+            {
+                link.Abort("The session closed while it was being set up.");
+                throw _core.ClosedException(_core.CloseReason ?? "The connection closed while it was being set up.");
+            }
+            StartWatchdog();
+            HandleEarlyEnd(link);
+        }
+
+        /// <summary>
+        /// A connection ended (reported once by its receive loop). The core decides what that means for the
+        /// session; a drop of the open session starts a reconnect.
+        /// </summary>
+        private void OnLinkEnded(ISessionLink link, string reason)
+        {
+            string? closing = _closingBecause;
+            LinkLoss loss = _core.LinkLost(link.Generation, closing ?? reason, mayReconnect: _options.Reconnect && closing == null);
+            if (loss == LinkLoss.Reconnect)
+            {
+                _core.Log($"Connection lost ({reason}) Reconnecting.");
+                int epoch;
+                lock (_gate)
+                {
+                    _probe = null;
+                    epoch = ++_reconnectEpoch;
+                }
+                _ = ReconnectLoopAsync(reason, epoch);
+            }
+            else if (loss == LinkLoss.Closed)
+            {
+                _core.Log($"Connection lost ({reason}) The session is closed.");
+                StopWatchdog();
+            }
+        }
+
+        /// <summary>
+        /// A connection that died while it was being set up was reported as a failed setup; once the session is
+        /// Open on it, the same end is handled again as the drop it is.
+        /// </summary>
+        private void HandleEarlyEnd(ISessionLink link)
+        {
+            if (link.EndReason is string reason) OnLinkEnded(link, reason);
+        }
+
+        private async Task ReconnectLoopAsync(string reason, int epoch)
+        {
+            TimeSpan delay = _options.ReconnectBaseDelay;
+            string lastError = reason;
+            for (int attempt = 1; attempt <= _options.MaxReconnectAttempts; attempt++)
+            {
+                // Full jitter around the backoff, so many clients do not reconnect in step.
+                TimeSpan wait = TimeSpan.FromMilliseconds(delay.TotalMilliseconds * _options.JitterFactor());
+                try
+                {
+                    await _options.Clock.Delay(wait, _lifetime.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                if (_closingBecause != null || !IsCurrent(epoch)) return;
+
+                bool opened = false;
+                try
+                {
+                    _core.Log($"Reconnect attempt {attempt} of {_options.MaxReconnectAttempts}.");
+                    await _open(new LinkSetup(restoring: true, link => ReopenedAsync(link, reason, () => opened = true), _core.Log, OnLinkEnded), _lifetime.Token).ConfigureAwait(false);
+                    _core.Log($"Reconnected (reconnect {_core.Reconnects}).");
+                    return;
+                }
+                catch (Exception e) when (e is QfexException || e is OperationCanceledException)
+                {
+                    // Once the new connection was open, its own drop starts its own reconnect: this one is done.
+                    if (opened || _closingBecause != null || !IsCurrent(epoch)) return;
+                    lastError = e.Message;
+                    _core.Log($"Reconnect attempt {attempt} failed: {e.Message}");
+                }
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
+            }
+            _core.Close($"Gave up reconnecting after {_options.MaxReconnectAttempts} attempts. First drop: {reason} Last error: {lastError}");
+            StopWatchdog();
+        }
+
+        private bool IsCurrent(int epoch)
+        {
+            lock (_gate) return epoch == _reconnectEpoch;
+        }
+
+        /// <summary>
+        /// A reconnect's connection is authenticated (and cancel-on-disconnect is on again): it becomes the
+        /// session's connection and the session is Open, then the qfex.reconnected notice goes into the stream,
+        /// before the restored subscriptions' acknowledgements. A script that reads the notice can send at once.
+        /// </summary>
+        private async Task ReopenedAsync(ISessionLink link, string reason, Action opened)
+        {
+            lock (_gate) _link = link;
+            if (!_core.TryOpen(link.Generation))
+                throw _core.ClosedException(_core.CloseReason ?? "The session closed while it was reconnecting.");
+            opened();
+            HandleEarlyEnd(link);
+            await _core.DeliverReconnectNoticeAsync(reason, _options.CancelOnDisconnect).ConfigureAwait(false);
+        }
+
+        // ------------------------------------------------------------------ sending
+
+        /// <summary>
+        /// Sends a user request: admitted for the current connection (else not sent), throttled by its weight
+        /// (waiting with a note in <paramref name="onThrottle"/>), then written, unless the connection it was
+        /// admitted for was lost meanwhile. Throws a QfexException that says whether it was sent.
+        /// </summary>
+        internal async Task SendAsync(RequestTicket ticket, Action<string> onThrottle, CancellationToken cancellationToken)
+        {
+            _core.Admit(ticket);
+            try
+            {
+                if (_throttle != null)
+                {
+                    try
+                    {
+                        await _throttle.AcquireAsync(ticket.Type, onThrottle, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is ObjectDisposedException || (e is InvalidOperationException && !cancellationToken.IsCancellationRequested))
+                    {
+                        _core.Refuse(ticket, $"not sent: the session closed while {ticket.Type} waited for rate-limit room.");
+                        throw ticket.Failure!;
+                    }
+                }
+                ISessionLink? link = Link;
+                if (link == null)
+                {
+                    _core.Refuse(ticket, "not sent: the session has no connection.");
+                    throw ticket.Failure!;
+                }
+                await link.SendRequestAsync(ticket, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl+C before the write: not sent, and it never will be.
+                _core.Finish(ticket, out _);
+                throw;
+            }
+        }
+
+        // ------------------------------------------------------------------ the idle watchdog
+
+        private sealed class Probe
+        {
+            internal Probe(ISessionLink link, long fullEpisodes)
+            {
+                Link = link;
+                FullEpisodes = fullEpisodes;
+            }
+
+            internal ISessionLink Link { get; }
+
+            /// <summary>How often the buffer had filled up when the probe was decided on.</summary>
+            internal long FullEpisodes { get; }
+
+            /// <summary>When the write began (a clock timestamp); 0 until then.</summary>
+            internal long StartedAt { get; set; }
+
+            internal bool Written { get; set; }
+        }
+
+        /// <summary>
+        /// The built-in keep-alive cannot see a dead server, so a trade session that has heard nothing for half
+        /// the idle timeout sends a cheap read-only probe; the connection is declared dead only when that probe
+        /// went unanswered (nothing at all arrived) for another half, measured from the probe's write, never from
+        /// silence measured across a late timer. Its own backpressure (a full buffer: the socket is not read, an
+        /// answer may wait behind unread frames) never counts as silence. The market-data socket has no request a
+        /// quiet healthy connection would answer: its liveness is the WebSocket ping (see SocketLink).
+        /// </summary>
+        private void StartWatchdog()
+        {
+            if (_options.IdleTimeout <= TimeSpan.Zero || _options.Endpoint != QfexEndpoint.Trade) return;
+            lock (_gate)
+            {
+                if (_watchdog != null || _closingBecause != null) return;
+                _watchdog = _options.Clock.CreateTimer(_ => OnWatchdog(), null, Half, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        private void StopWatchdog()
+        {
+            ITimer? timer;
+            lock (_gate)
+            {
+                timer = _watchdog;
+                _watchdog = null;
+                _probe = null;
+            }
+            timer?.Dispose();
+        }
+
+        private void OnWatchdog()
+        {
+            ISessionLink? probeOn = null;
+            ISessionLink? dead = null;
+            string deadReason = string.Empty;
+            lock (_gate)
+            {
+                if (_watchdog == null) return;
+                TimeSpan next = Half;
+                ISessionLink? link = _link;
+                if (link != null && _core.State == QfexSessionState.Open)
+                    next = CheckLocked(link, ref probeOn, ref dead, ref deadReason);
+                _watchdog.Change(next, Timeout.InfiniteTimeSpan);
+            }
+            if (dead != null)
+            {
+                _core.Log(deadReason);
+                dead.Abort(deadReason);
+            }
+            if (probeOn != null) _ = SendProbeAsync(probeOn);
+        }
+
+        /// <summary>Under the lock: the time until the next look, and what to do now.</summary>
+        private TimeSpan CheckLocked(ISessionLink link, ref ISessionLink? probeOn, ref ISessionLink? dead, ref string deadReason)
+        {
+            TimeSpan half = Half;
+            long now = _options.Clock.GetTimestamp();
+            FrameBuffer buffer = _core.Buffer;
+            if (_probe != null)
+            {
+                Probe probe = _probe;
+                if (probe.Link != link || !probe.Written) return probe.Link != link ? Forget() : half;
+                // Anything that arrived since the probe went out proves the server alive; a buffer that filled up
+                // since then excuses the silence (the answer may wait behind frames nobody read).
+                if (link.LastActivity >= probe.StartedAt || buffer.IsFull || buffer.FullEpisodes != probe.FullEpisodes) return Forget();
+                TimeSpan waited = _options.Clock.GetElapsedTime(probe.StartedAt, now);
+                if (waited < half) return half - waited;
+                dead = link;
+                deadReason = $"The idle probe sent {waited.TotalSeconds:0.#} s ago went unanswered and nothing else arrived: the connection is presumed dead (half-open); replacing it.";
+                _probe = null;
+                return half;
+            }
+
+            if (buffer.IsFull) return half;
+            TimeSpan silent = _options.Clock.GetElapsedTime(link.LastActivity, now);
+            if (silent < half) return half - silent;
+            if (!_core.IsAuthenticated) return half;
+            _probe = new Probe(link, buffer.FullEpisodes);
+            probeOn = link;
+            return half;
+
+            TimeSpan Forget()
+            {
+                _probe = null;
+                return half;
+            }
+        }
+
+        private async Task SendProbeAsync(ISessionLink link)
+        {
+            try
+            {
+                // The probe counts against the rate limit like any request.
+                if (_throttle != null)
+                    await _throttle.AcquireAsync(SocketLink.ProbeType, _core.Log, _lifetime.Token).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    if (_probe?.Link != link) return;
+                    _probe.StartedAt = _options.Clock.GetTimestamp();
+                }
+                await link.SendProbeAsync(_lifetime.Token).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    if (_probe?.Link != link) return;
+                    _probe.Written = true;
+                    // The deadline runs from the write: look again when it is due.
+                    _watchdog?.Change(Half, Timeout.InfiniteTimeSpan);
+                }
+            }
+            catch (Exception e) when (e is QfexException || e is OperationCanceledException || e is ObjectDisposedException || e is InvalidOperationException)
+            {
+                lock (_gate)
+                    if (_probe?.Link == link) _probe = null;
+            }
+        }
+
+        // ------------------------------------------------------------------ closing
+
+        /// <summary>Closes cleanly: close handshake, abort after the timeout, and whatever the session was doing stops. No reconnect follows.</summary>
+        internal async Task CloseAsync(string reason, TimeSpan timeout)
+        {
+            _closingBecause ??= "Closed by " + reason + ".";
+            _lifetime.Cancel();
+            StopWatchdog();
+            ISessionLink? link = Link;
+            try
+            {
+                if (link != null && _core.State != QfexSessionState.Closed)
+                    await link.CloseAsync(reason, timeout).ConfigureAwait(false);
+            }
+            finally
+            {
+                _core.Close(_closingBecause);
+                _throttle?.Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            StopWatchdog();
+            _lifetime.Cancel();
+            _lifetime.Dispose();
+            _throttle?.Dispose();
+        }
+    }
+}
