@@ -275,16 +275,22 @@ namespace Qfex.Transport
             if (_probe != null)
             {
                 Probe probe = _probe;
-                if (probe.Link != link || !probe.Written) return probe.Link != link ? Forget() : half;
+                if (probe.Link == link && !probe.Written) return half;
                 // Anything that arrived since the probe went out proves the server alive; a buffer that filled up
                 // since then excuses the silence (the answer may wait behind frames nobody read).
-                if (link.LastActivity >= probe.StartedAt || buffer.IsFull || buffer.FullEpisodes != probe.FullEpisodes) return Forget();
-                TimeSpan waited = _options.Clock.GetElapsedTime(probe.StartedAt, now);
-                if (waited < half) return half - waited;
-                dead = link;
-                deadReason = $"The idle probe sent {waited.TotalSeconds:0.#} s ago went unanswered and nothing else arrived: the connection is presumed dead (half-open); replacing it.";
-                _probe = null;
-                return half;
+                if (probe.Link != link || link.LastActivity >= probe.StartedAt || buffer.IsFull || buffer.FullEpisodes != probe.FullEpisodes)
+                {
+                    _probe = null;
+                }
+                else
+                {
+                    TimeSpan waited = _options.Clock.GetElapsedTime(probe.StartedAt, now);
+                    if (waited < half) return half - waited;
+                    dead = link;
+                    deadReason = $"The idle probe sent {waited.TotalSeconds:0.#} s ago went unanswered and nothing else arrived: the connection is presumed dead (half-open); replacing it.";
+                    _probe = null;
+                    return half;
+                }
             }
 
             if (buffer.IsFull) return half;
@@ -294,12 +300,6 @@ namespace Qfex.Transport
             _probe = new Probe(link, buffer.FullEpisodes);
             probeOn = link;
             return half;
-
-            TimeSpan Forget()
-            {
-                _probe = null;
-                return half;
-            }
         }
 
         private async Task SendProbeAsync(ISessionLink link)
