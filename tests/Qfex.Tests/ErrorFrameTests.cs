@@ -59,7 +59,7 @@ namespace Qfex.Tests
             Assert.IsType(exceptionType, error.Exception);
             var exception = (QfexServerErrorException)error.Exception;
             Assert.Equal(code, exception.ErrorCode);
-            Assert.Equal(exception.ServerMessage, error.ErrorDetails.Message);
+            Assert.Equal(code + ": " + exception.ServerMessage, error.ErrorDetails.Message);
             Assert.Equal(exception.Advice.RecommendedAction, error.ErrorDetails.RecommendedAction);
             Assert.Equal(DateTimeKind.Utc, exception.ReceivedAt.Kind);
             Assert.True(exception.Sequence >= 1);
@@ -115,7 +115,7 @@ namespace Qfex.Tests
             Assert.Equal(ErrorCategory.InvalidData, flat.CategoryInfo.Category);
             Assert.Null(flat.TargetObject);
             Assert.Null(((QfexServerErrorException)flat.Exception).ServerMessage);
-            Assert.Contains("InvalidOrder", flat.ErrorDetails.Message);
+            Assert.Equal("InvalidOrder: the exchange sent no message.", flat.ErrorDetails.Message);
 
             ErrorRecord bare = ReceiveOneError("{\"err\":{\"error_code\":\"TncRequired\"}}");
             Assert.StartsWith("TncRequired,", bare.FullyQualifiedErrorId);

@@ -463,9 +463,11 @@ namespace Qfex.Tests
                 Assert.Equal(at, exception.ReceivedAt);
                 Assert.Same(envelope.Incoming, record.TargetObject);
                 Assert.Same(envelope.Incoming, exception.IncomingMessage);
-                // The server's message, or a clear text when it sent none.
-                if (f.ExpectedMessage != null) Assert.Equal(f.ExpectedMessage, record.ErrorDetails.Message);
-                else Assert.False(string.IsNullOrWhiteSpace(record.ErrorDetails.Message));
+                // The code, then the server's message as sent, or a clear text when it sent none (the console's
+                // ConciseView shows ErrorDetails.Message, so the code is on screen).
+                if (!string.IsNullOrWhiteSpace(f.ExpectedMessage)) Assert.Equal(f.Code + ": " + f.ExpectedMessage, record.ErrorDetails.Message);
+                else Assert.StartsWith(f.Code + ": ", record.ErrorDetails.Message);
+                Assert.False(string.IsNullOrWhiteSpace(record.ErrorDetails.Message.Substring(f.Code.Length + 1)));
                 Assert.False(string.IsNullOrEmpty(record.ErrorDetails.RecommendedAction));
             }, iter: 5_000, print: f => f.ToString());
         }

@@ -335,7 +335,8 @@ namespace Qfex.Tests
             Assert.Equal("RateLimited", exception.ErrorCode);
             Assert.Equal(1, exception.Sequence);
             Assert.Equal(TimeSpan.FromMilliseconds(200), exception.Advice.RetryAfter);
-            Assert.Equal("Too many requests. Please retry after 200ms.", error.ErrorDetails.Message);
+            Assert.Equal("RateLimited: Too many requests. Please retry after 200ms.", error.ErrorDetails.Message);
+            Assert.Equal("Too many requests. Please retry after 200ms.", exception.ServerMessage);
             Assert.False(string.IsNullOrEmpty(error.ErrorDetails.RecommendedAction));
             var target = Assert.IsType<PSObject>(error.TargetObject);
             Assert.Equal("add_order", target.Properties["type"].Value);

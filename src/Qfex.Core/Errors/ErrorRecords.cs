@@ -7,14 +7,14 @@ namespace Qfex.Errors
     /// <summary>The one place exceptions become ErrorRecords, so every path (received frames, -Wait, New-QfexErrorRecord) agrees.</summary>
     internal static class ErrorRecords
     {
-        /// <summary>A record for any Qfex exception. Server errors get the server's message and the advice as ErrorDetails.</summary>
+        /// <summary>A record for any Qfex exception. Server errors get the code and the server's message, and the advice, as ErrorDetails.</summary>
         internal static ErrorRecord For(QfexException exception, object? targetObject)
         {
             var record = new ErrorRecord(exception, exception.ErrorId, exception.Category, targetObject);
             switch (exception)
             {
                 case QfexServerErrorException server:
-                    record.ErrorDetails = new ErrorDetails(server.ServerMessage ?? $"The exchange sent error {server.ErrorCode} without a message.")
+                    record.ErrorDetails = new ErrorDetails(DetailsMessage(server.ErrorCode, server.ServerMessage))
                     {
                         RecommendedAction = server.Advice.RecommendedAction,
                     };
@@ -25,6 +25,17 @@ namespace Qfex.Errors
             }
             return record;
         }
+
+        /// <summary>
+        /// ErrorDetails.Message of an error frame's record: the exchange's code, then its message as sent (or a clear
+        /// text when it sent none), as in "RateLimited: Too many requests. Please retry after 200ms.". The console's
+        /// default error view (ConciseView) shows ErrorDetails.Message, so the code is on screen; the server's text
+        /// alone stays in Exception.ServerMessage.
+        /// </summary>
+        internal static string DetailsMessage(string code, string? serverMessage) =>
+            string.IsNullOrWhiteSpace(serverMessage)
+                ? $"{code}: the exchange sent no message."
+                : $"{code}: {serverMessage}";
 
         /// <summary>The record for an error frame: TargetObject is the echoed request (secrets redacted).</summary>
         internal static ErrorRecord ForErrorFrame(ErrorEnvelope envelope, long sequence, DateTime receivedAt)
