@@ -69,6 +69,8 @@ namespace Qfex.Transport
     /// ClientWebSocket requires), and the receive loop that feeds the session core. Everything about the
     /// socket lives here; what the session knows and decides lives in <see cref="SessionCore"/>.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
+        Justification = "The send lock is a SemaphoreSlim whose wait handle is never created, so it holds nothing to release; disposing it while a sender may still wait would turn a clean refusal into an ObjectDisposedException. The socket is disposed by the receive loop.")]
     internal sealed class SocketLink : ISessionLink
     {
         internal const string ProbeType = "get_user_leverage";
@@ -131,7 +133,7 @@ namespace Qfex.Transport
             }
 
             var link = new SocketLink(core, options, setup, socket, generation);
-            link._receiveLoop = Task.Run(link.ReceiveLoopAsync);
+            link._receiveLoop = Task.Run(link.ReceiveLoopAsync, CancellationToken.None);
             setup.Log($"Connected to {options.Uri}.");
             try
             {

@@ -82,7 +82,7 @@ namespace Qfex.Transport
         }
 
         /// <summary>count | type &lt;&lt; 32 | endOfMessage &lt;&lt; 40, from a result's Count, MessageType and EndOfMessage.</summary>
-        private static Expression Pack(Expression result) =>
+        private static BinaryExpression Pack(Expression result) =>
             Expression.Or(
                 Expression.Or(
                     Expression.Convert(Expression.Property(result, "Count"), typeof(long)),

@@ -19,6 +19,7 @@ namespace Qfex.Transport
         private readonly SortedSet<string> _wanted = new SortedSet<string>(StringComparer.Ordinal);
         private readonly QfexEndpoint _endpoint;
         private TaskCompletionSource<bool> _changed = NewSignal();
+        private static readonly char[] KeySeparator = { ':' };
 
         internal SubscriptionTracker(QfexEndpoint endpoint) => _endpoint = endpoint;
 
@@ -98,7 +99,7 @@ namespace Qfex.Transport
             lock (_gate) current = _acknowledged.Union(_wanted).OrderBy(c => c, StringComparer.Ordinal).ToArray();
             if (current.Length == 0) return Array.Empty<string>();
             if (_endpoint == QfexEndpoint.Trade) return new[] { SubscribeMessage(current, Array.Empty<string>()) };
-            return current.Select(s => s.Split(new[] { ':' }, 2)).GroupBy(p => p[0], StringComparer.Ordinal)
+            return current.Select(s => s.Split(KeySeparator, 2)).GroupBy(p => p[0], StringComparer.Ordinal)
                 .Select(g => SubscribeMessage(new[] { g.Key }, g.Select(p => p.Length > 1 ? p[1] : "*").ToArray()))
                 .ToArray();
         }

@@ -213,12 +213,14 @@ namespace Qfex.Commands
 
         private static string Shorten(string text) => text.Length > 1000 ? text.Substring(0, 1000) + "..." : text;
 
+        private static readonly string[] OrderResponsesChannel = { "order_responses" };
+
         /// <summary>Order answers come only on the order_responses channel: subscribe once, first.</summary>
         private bool SubscribeToOrderResponses(QfexSession session, OutgoingMessage message)
         {
             WriteVerbose($"Subscribing session {session.Id} to order_responses: -Wait needs it to see the answer to {message.Type}.");
             using OutgoingMessage subscribe = OutgoingMessage.FromTypeAndParams("subscribe",
-                new System.Collections.Hashtable { ["channels"] = new[] { "order_responses" } });
+                new System.Collections.Hashtable { ["channels"] = OrderResponsesChannel });
             QfexFrame? ack = SendOnce(session, subscribe, passThru: false);
             if (ack != null && ack.Error == null) return true;
             if (ack != null) WriteError(ErrorRecords.ForFrame(ack));

@@ -1,3 +1,4 @@
+using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
@@ -120,7 +121,7 @@ namespace Qfex.Commands
 
         private static QfexTestServer[] TakeAll(List<QfexTestServer>? list)
         {
-            if (list == null) return new QfexTestServer[0];
+            if (list == null) return Array.Empty<QfexTestServer>();
             lock (list)
             {
                 QfexTestServer[] all = list.ToArray();
