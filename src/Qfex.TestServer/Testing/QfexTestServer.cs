@@ -20,7 +20,8 @@ namespace Qfex
     /// A fake QFEX exchange on 127.0.0.1 for tests, demos and runbook tests: a WebSocket server
     /// (hand-written HTTP upgrade and RFC 6455 framing, so it runs on netstandard2.0 without URL
     /// ACLs) that checks HMAC auth like the trade socket, answers requests plausibly, can be told to
-    /// answer a request type with an error code, and records what it received.
+    /// answer a request type with an error code, and records what it received. Tests of a client
+    /// against a hostile or faulty exchange use its fault-injection seam, <see cref="Faults"/>.
     /// </summary>
     public sealed partial class QfexTestServer : IDisposable
     {
@@ -36,7 +37,6 @@ namespace Qfex
         private readonly string _publicKey;
         private readonly SecureString _secret;
         private readonly byte[] _secretBytes;
-        private Task _acceptLoop = Task.CompletedTask;
         private int _nextConnectionId;
         private int _stopped;
         private long _maxFrameBytes = 1024 * 1024;
@@ -99,8 +99,10 @@ namespace Qfex
         /// <summary>The market-data socket address: ws://127.0.0.1:port/mds (no auth).</summary>
         public Uri MarketDataUri => new Uri(string.Format(CultureInfo.InvariantCulture, "ws://127.0.0.1:{0}/mds", Port));
 
+        /// <summary>The TCP port the server listens on (127.0.0.1 only).</summary>
         public int Port { get; private set; }
 
+        /// <summary>True until <see cref="Stop"/> (or <see cref="Dispose"/>) was called.</summary>
         public bool IsRunning => Volatile.Read(ref _stopped) == 0;
 
         /// <summary>User name = public API key, password = secret key.</summary>
@@ -299,7 +301,7 @@ namespace Qfex
             listener.Start(128);
             _listener = listener;
             Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            _acceptLoop = Task.Run(AcceptLoopAsync);
+            _ = Task.Run(AcceptLoopAsync);
         }
 
         private async Task AcceptLoopAsync()
