@@ -50,7 +50,7 @@ namespace Qfex.Benchmarks
 
             // Warm the drain path a little so JIT is not counted as growth.
             long warmFirst = session.FramesReceived + 1;
-            Task<int> warm = server.FloodAsync(payload, 5_000);
+            Task<int> warm = server.Faults.FloodAsync(payload, 5_000);
             EngineResult warmed = engine.Run(DrainScript, TimeSpan.FromSeconds(60), 5_000L, Batch, 0, warmFirst).ThrowOnError("warm-up");
             if (warmed.Long(0) != 5_000 || warmed.Long(1) != 0)
                 throw new InvalidOperationException("The warm-up drain lost frames.");
@@ -83,7 +83,7 @@ namespace Qfex.Benchmarks
             sampler.Start();
 
             long start = Stopwatch.GetTimestamp();
-            Task<int> flood = server.FloodAsync(payload, total);
+            Task<int> flood = server.Faults.FloodAsync(payload, total);
 
             // Phase 1: read nothing until the buffer is full, then hold still for a second.
             int full = Math.Min(session.Buffer.Capacity, total);

@@ -322,7 +322,7 @@ namespace Qfex.Benchmarks
         private Measured MeasureRaw(RawClient client, string payload, int n) =>
             Measure(n, count =>
             {
-                Task<int> flood = _server.FloodAsync(payload, count);
+                Task<int> flood = _server.Faults.FloodAsync(payload, count);
                 using var cts = new CancellationTokenSource(RunTimeout);
                 long got = client.ReceiveAndParseAsync(count, cts.Token).GetAwaiter().GetResult();
                 if (got != count) throw new InvalidOperationException($"The raw client received {got} of {count} frames.");
@@ -333,7 +333,7 @@ namespace Qfex.Benchmarks
             Measure(n, count =>
             {
                 long before = session.FramesReceived;
-                Task<int> flood = _server.FloodAsync(payload, count);
+                Task<int> flood = _server.Faults.FloodAsync(payload, count);
                 EngineResult result = Engine.Run(script, RunTimeout, count);
                 if (result.Terminating != null || result.Errors.Count > 0)
                     result.ThrowOnError("Receive-QfexFrame");
@@ -357,7 +357,7 @@ namespace Qfex.Benchmarks
                 Measured m = Measure(_n, count =>
                 {
                     long before = s.FramesReceived;
-                    Task<int> flood = _server.FloodAsync(Payload, count);
+                    Task<int> flood = _server.Faults.FloodAsync(Payload, count);
                     var limit = Stopwatch.StartNew();
                     while (s.FramesReceived - before < count)
                     {
@@ -392,7 +392,7 @@ namespace Qfex.Benchmarks
                 WaitConnections(_server, 1);
                 Measured m = Measure(_scriptN, count =>
                 {
-                    Task<int> flood = _server.FloodAsync(Payload, count);
+                    Task<int> flood = _server.Faults.FloodAsync(Payload, count);
                     EngineResult result = Engine.Run(receive, RunTimeout, count).ThrowOnError("hand-rolled receive");
                     if (result.Long(0) != count) throw new InvalidOperationException($"The hand-rolled script received {result.Value()} of {count} frames.");
                     return flood;

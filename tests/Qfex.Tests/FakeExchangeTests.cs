@@ -153,8 +153,19 @@ namespace Qfex.Tests
             await client._stream.WriteAsync(Encoding.ASCII.GetBytes(request));
             client.ResponseHead = await client.ReadHeadAsync();
             Assert.StartsWith("HTTP/1.1 101", client.ResponseHead);
-            Assert.Contains("Sec-WebSocket-Accept: " + WsFrameCodec.ComputeAccept(key) + "\r\n", client.ResponseHead);
+            Assert.Contains("Sec-WebSocket-Accept: " + ExpectedAccept(key) + "\r\n", client.ResponseHead);
             return client;
+        }
+
+        /// <summary>Sec-WebSocket-Accept as RFC 6455 section 4.2.2 defines it: base64(SHA-1(key + GUID)).</summary>
+        internal static string ExpectedAccept(string key) =>
+            Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+
+        /// <summary>The next <paramref name="count"/> bytes as they are on the wire.</summary>
+        internal async Task<byte[]> ReadBytesAsync(int count)
+        {
+            using var cts = new CancellationTokenSource(5000);
+            return await ReadExactAsync(count, cts.Token);
         }
 
         private async Task<string> ReadHeadAsync()
@@ -171,7 +182,7 @@ namespace Qfex.Tests
             return head.ToString();
         }
 
-        internal async Task SendFrameAsync(WsOpcode opcode, byte[] payload, bool fin = true)
+        internal async Task SendFrameAsync(QfexTestServerOpcode opcode, byte[] payload, bool fin = true)
         {
             var frame = new List<byte> { (byte)((fin ? 0x80 : 0) | (byte)opcode) };
             if (payload.Length <= 125) frame.Add((byte)(0x80 | payload.Length));
@@ -185,7 +196,7 @@ namespace Qfex.Tests
             await _stream.WriteAsync(frame.ToArray(), cts.Token);
         }
 
-        internal async Task<(WsOpcode Opcode, bool Fin, byte[] Payload)> ReadFrameAsync()
+        internal async Task<(QfexTestServerOpcode Opcode, bool Fin, byte[] Payload)> ReadFrameAsync()
         {
             using var cts = new CancellationTokenSource(5000);
             byte[] head = await ReadExactAsync(2, cts.Token);
@@ -194,7 +205,7 @@ namespace Qfex.Tests
             if (length == 126) { byte[] ext = await ReadExactAsync(2, cts.Token); length = (ext[0] << 8) | ext[1]; }
             else if (length == 127) { byte[] ext = await ReadExactAsync(8, cts.Token); length = 0; foreach (byte b in ext) length = (length << 8) | b; }
             byte[] payload = await ReadExactAsync((int)length, cts.Token);
-            return ((WsOpcode)(head[0] & 0x0F), (head[0] & 0x80) != 0, payload);
+            return ((QfexTestServerOpcode)(head[0] & 0x0F), (head[0] & 0x80) != 0, payload);
         }
 
         private async Task<byte[]> ReadExactAsync(int count, CancellationToken token)
@@ -241,7 +252,7 @@ namespace Qfex.Tests
         {
             using QfexTestServer server = StartServer();
             Assert.Equal(new Uri("ws://127.0.0.1:" + server.Port + "/"), server.Uri);
-            Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WsFrameCodec.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="));
+            Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", FakeExchangeRawClient.ExpectedAccept("dGhlIHNhbXBsZSBub25jZQ==")); // RFC 6455's example
 
             using (await FakeExchangeRawClient.ConnectAsync(server.Port)) { }
 
@@ -256,18 +267,32 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public void FrameCodec_WritesSevenSixteenAndSixtyFourBitLengths()
+        public async Task ServerFrames_HaveSevenSixteenAndSixtyFourBitLengths_AndCloseReasonsFit125Bytes()
         {
-            Assert.Equal(new byte[] { 0x81, 3, (byte)'a', (byte)'b', (byte)'c' }, WsFrameCodec.EncodeFrame(WsOpcode.Text, Encoding.ASCII.GetBytes("abc")));
-            byte[] f125 = WsFrameCodec.EncodeFrame(WsOpcode.Binary, new byte[125]);
-            Assert.Equal(new byte[] { 0x82, 125 }, f125.Take(2));
-            byte[] f126 = WsFrameCodec.EncodeFrame(WsOpcode.Text, new byte[126], fin: false);
-            Assert.Equal(new byte[] { 0x01, 126, 0, 126 }, f126.Take(4));
-            byte[] f64k = WsFrameCodec.EncodeFrame(WsOpcode.Text, new byte[65536]);
-            Assert.Equal(new byte[] { 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0 }, f64k.Take(10));
-            Assert.Equal(10 + 65536, f64k.Length);
-            Assert.Equal(new byte[] { 0x03, 0xE8, (byte)'o', (byte)'k' }, WsFrameCodec.EncodeClosePayload(1000, "ok"));
-            byte[] longReason = WsFrameCodec.EncodeClosePayload(1000, new string('é', 100));
+            using QfexTestServer server = StartServer();
+            // Market-data connections receive pushes without auth, so the raw client reads them from the first byte.
+            using FakeExchangeRawClient raw = await FakeExchangeRawClient.ConnectAsync(server.Port, "/mds");
+            server.Faults.PushFrame(Encoding.ASCII.GetBytes("abc"), QfexTestServerOpcode.Text);
+            Assert.Equal(new byte[] { 0x81, 3, (byte)'a', (byte)'b', (byte)'c' }, await raw.ReadBytesAsync(5));
+            server.Faults.PushFrame(new byte[125], QfexTestServerOpcode.Binary);
+            Assert.Equal(new byte[] { 0x82, 125 }, (await raw.ReadBytesAsync(2 + 125)).Take(2));
+            server.Faults.PushFrame(new byte[126], QfexTestServerOpcode.Text, fin: false);
+            Assert.Equal(new byte[] { 0x01, 126, 0, 126 }, (await raw.ReadBytesAsync(4 + 126)).Take(4));
+            server.Faults.PushFrame(new byte[65536], QfexTestServerOpcode.Continuation, fin: true);
+            Assert.Equal(new byte[] { 0x80, 127, 0, 0, 0, 0, 0, 1, 0, 0 }, (await raw.ReadBytesAsync(10 + 65536)).Take(10));
+            // A flood encodes its frame once, apart from the frame writer.
+            Assert.Equal(1, server.Faults.Flood("\"" + new string('x', 65534) + "\"", 1));
+            Assert.Equal(new byte[] { 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0, (byte)'"', (byte)'x' }, (await raw.ReadBytesAsync(10 + 65536)).Take(12));
+
+            using FakeExchangeRawClient second = await FakeExchangeRawClient.ConnectAsync(server.Port, "/mds");
+            QfexTestServerConnection[] connections = server.Faults.Connections.ToArray();
+            Assert.Equal(2, connections.Length);
+            connections[0].Close(1000, "ok");
+            var ok = await raw.ReadFrameAsync();
+            Assert.Equal(QfexTestServerOpcode.Close, ok.Opcode);
+            Assert.Equal(new byte[] { 0x03, 0xE8, (byte)'o', (byte)'k' }, ok.Payload);
+            connections[1].Close(1000, new string('é', 100));
+            byte[] longReason = (await second.ReadFrameAsync()).Payload;
             Assert.Equal(124, longReason.Length); // cut to fit 125 bytes without splitting a UTF-8 sequence
             Assert.Equal(new string('é', 61), Encoding.UTF8.GetString(longReason, 2, longReason.Length - 2));
         }
@@ -277,19 +302,19 @@ namespace Qfex.Tests
         {
             using QfexTestServer server = StartServer();
             using FakeExchangeRawClient raw = await FakeExchangeRawClient.ConnectAsync(server.Port);
-            await raw.SendFrameAsync(WsOpcode.Ping, Encoding.ASCII.GetBytes("hello"));
+            await raw.SendFrameAsync(QfexTestServerOpcode.Ping, Encoding.ASCII.GetBytes("hello"));
             var pong = await raw.ReadFrameAsync();
-            Assert.Equal(WsOpcode.Pong, pong.Opcode);
+            Assert.Equal(QfexTestServerOpcode.Pong, pong.Opcode);
             Assert.True(pong.Fin);
             Assert.Equal("hello", Encoding.ASCII.GetString(pong.Payload));
 
-            server.WithholdPongs = true;
-            await raw.SendFrameAsync(WsOpcode.Ping, Encoding.ASCII.GetBytes("again"));
-            await raw.SendFrameAsync(WsOpcode.Text, Encoding.UTF8.GetBytes("not json"));
+            server.Faults.WithholdPongs = true;
+            await raw.SendFrameAsync(QfexTestServerOpcode.Ping, Encoding.ASCII.GetBytes("again"));
+            await raw.SendFrameAsync(QfexTestServerOpcode.Text, Encoding.UTF8.GetBytes("not json"));
             var next = await raw.ReadFrameAsync();
-            Assert.Equal(WsOpcode.Text, next.Opcode); // the error frame, no pong before it
+            Assert.Equal(QfexTestServerOpcode.Text, next.Opcode); // the error frame, no pong before it
             Assert.Contains("InvalidJSONFormat", Encoding.UTF8.GetString(next.Payload));
-            Assert.Equal(2, server.Connections.Single().Socket.PingsReceived);
+            Assert.Equal(2, server.Faults.Connections.Single().PingsReceived);
         }
 
         [Fact]
@@ -297,9 +322,9 @@ namespace Qfex.Tests
         {
             using QfexTestServer server = StartServer();
             using FakeExchangeRawClient raw = await FakeExchangeRawClient.ConnectAsync(server.Port);
-            await raw.SendFrameAsync(WsOpcode.Close, WsFrameCodec.EncodeClosePayload(1000, "bye"));
+            await raw.SendFrameAsync(QfexTestServerOpcode.Close, new byte[] { 0x03, 0xE8, (byte)'b', (byte)'y', (byte)'e' });
             var close = await raw.ReadFrameAsync();
-            Assert.Equal(WsOpcode.Close, close.Opcode);
+            Assert.Equal(QfexTestServerOpcode.Close, close.Opcode);
             Assert.Equal(new byte[] { 0x03, 0xE8 }, close.Payload.Take(2));
         }
 
@@ -317,10 +342,10 @@ namespace Qfex.Tests
 
             // Raw fragments with a ping between them (control frames may interleave).
             using FakeExchangeRawClient raw = await FakeExchangeRawClient.ConnectAsync(server.Port);
-            await raw.SendFrameAsync(WsOpcode.Text, Encoding.UTF8.GetBytes("{\"ty"), fin: false);
-            await raw.SendFrameAsync(WsOpcode.Ping, Array.Empty<byte>());
-            await raw.SendFrameAsync(WsOpcode.Continuation, Encoding.UTF8.GetBytes("pe\":\"get_user_orders\"}"), fin: true);
-            Assert.Equal(WsOpcode.Pong, (await raw.ReadFrameAsync()).Opcode);
+            await raw.SendFrameAsync(QfexTestServerOpcode.Text, Encoding.UTF8.GetBytes("{\"ty"), fin: false);
+            await raw.SendFrameAsync(QfexTestServerOpcode.Ping, Array.Empty<byte>());
+            await raw.SendFrameAsync(QfexTestServerOpcode.Continuation, Encoding.UTF8.GetBytes("pe\":\"get_user_orders\"}"), fin: true);
+            Assert.Equal(QfexTestServerOpcode.Pong, (await raw.ReadFrameAsync()).Opcode);
             string answer = Encoding.UTF8.GetString((await raw.ReadFrameAsync()).Payload);
             Assert.Contains("authenticate first", answer);
         }
@@ -341,9 +366,9 @@ namespace Qfex.Tests
         {
             using QfexTestServer server = StartServer();
             using FakeExchangeRawClient raw = await FakeExchangeRawClient.ConnectAsync(server.Port);
-            await raw.SendFrameAsync(WsOpcode.Text, new byte[] { 0x7B, 0xC3, 0x28, 0x7D });
+            await raw.SendFrameAsync(QfexTestServerOpcode.Text, new byte[] { 0x7B, 0xC3, 0x28, 0x7D });
             var close = await raw.ReadFrameAsync();
-            Assert.Equal(WsOpcode.Close, close.Opcode);
+            Assert.Equal(QfexTestServerOpcode.Close, close.Opcode);
             Assert.Equal(1007, (close.Payload[0] << 8) | close.Payload[1]);
         }
 
@@ -614,7 +639,7 @@ namespace Qfex.Tests
             Assert.Equal("InvalidParameter", Err(await client.ReceiveJsonAsync()).GetProperty("error_code").GetString());
             await client.SendAsync("{\"type\":\"unsubscribe\",\"params\":{\"channels\":[\"fills\"]}}");
             Assert.Equal("fills", (await client.ReceiveJsonAsync()).GetProperty("unsubscribed").GetString());
-            Assert.Equal(new[] { "positions" }, server.Connections.Single().Subscriptions);
+            Assert.Equal(new[] { "positions" }, server.Faults.Connections.Single().Subscriptions);
         }
 
         [Fact]
@@ -726,7 +751,7 @@ namespace Qfex.Tests
             server.Push("{\"balance_response\":{\"deposit\":1000.0}}");
             Assert.Contains("1000.0", await authed.ReceiveTextAsync());
 
-            Assert.Equal(1, server.Flood("{\"position_response\":{}}", 1000));
+            Assert.Equal(1, server.Faults.Flood("{\"position_response\":{}}", 1000));
             for (int i = 0; i < 1000; i++)
                 Assert.Equal("{\"position_response\":{}}", await authed.ReceiveTextAsync());
 
@@ -735,17 +760,76 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public async Task PushRaw_SendsBinaryAndFragmentedFrames()
+        public async Task PushFrame_SendsBinaryAndFragmentedFrames()
         {
             using QfexTestServer server = StartServer();
             using FakeExchangeClient client = await FakeExchangeClient.ConnectAuthenticatedAsync(server);
-            server.PushRaw(new byte[] { 1, 2, 3 }, WsOpcode.Binary, fin: true);
+            server.Faults.PushFrame(new byte[] { 1, 2, 3 }, QfexTestServerOpcode.Binary, fin: true);
             var (type, _) = await client.ReceiveAsync();
             Assert.Equal(WebSocketMessageType.Binary, type);
 
-            server.PushRaw(Encoding.UTF8.GetBytes("{\"a\":"), WsOpcode.Text, fin: false);
-            server.PushRaw(Encoding.UTF8.GetBytes("1}"), WsOpcode.Continuation, fin: true);
+            server.Faults.PushFrame(Encoding.UTF8.GetBytes("{\"a\":"), QfexTestServerOpcode.Text, fin: false);
+            server.Faults.PushFrame(Encoding.UTF8.GetBytes("1}"), QfexTestServerOpcode.Continuation, fin: true);
             Assert.Equal("{\"a\":1}", await client.ReceiveTextAsync());
+        }
+
+        [Fact]
+        public async Task Faults_AimAtOneConnection_AndShowWhatTheServerSaw()
+        {
+            using QfexTestServer server = StartServer();
+            using FakeExchangeClient first = await FakeExchangeClient.ConnectAuthenticatedAsync(server);
+            using FakeExchangeClient second = await FakeExchangeClient.ConnectAuthenticatedAsync(server, "order_responses");
+            QfexTestServerConnection[] connections = server.Faults.Connections.ToArray();
+            Assert.Equal(new[] { 1, 2 }, connections.Select(c => c.Id));
+            Assert.All(connections, c => Assert.True(c.IsAuthenticated && !c.IsMarketData && c.Path == "/"));
+            Assert.Equal(new[] { "order_responses" }, connections[1].Subscriptions);
+            Assert.Equal(2, server.Received.Count(r => r.Type == "auth"));
+
+            await second.SendAsync(Order());
+            JsonElement ack = (await second.ReceiveJsonAsync()).GetProperty("order_response");
+            Assert.Equal(server.Faults.UserId, ack.GetProperty("user_id").GetString());
+
+            connections[1].PushFrame(Encoding.UTF8.GetBytes("{\"only\":2}"), QfexTestServerOpcode.Text);
+            server.Push("{\"all\":true}");
+            Assert.Equal("{\"all\":true}", await first.ReceiveTextAsync()); // nothing before it
+            Assert.Equal("{\"only\":2}", await second.ReceiveTextAsync());
+            Assert.Equal("{\"all\":true}", await second.ReceiveTextAsync());
+
+            connections[0].Close(4001, "just you");
+            Assert.Equal((WebSocketCloseStatus)4001, await first.ReceiveCloseAsync());
+            server.Push("{\"still\":true}");
+            Assert.Equal("{\"still\":true}", await second.ReceiveTextAsync());
+
+            connections[1].Drop();
+            await Assert.ThrowsAsync<WebSocketException>(() => second.ReceiveAsync());
+            Assert.Throws<ArgumentOutOfRangeException>(() => connections[1].Close(999));
+            connections[1].PushFrame(new byte[] { 1 }, QfexTestServerOpcode.Binary); // ended: nothing happens
+            Assert.Null(server.Faults.LastError);
+            Assert.True(server.IsRunning);
+        }
+
+        [Fact]
+        public async Task Faults_PingInterval_PingsMarketDataFromTheUpgradeAndTradeFromAuthentication()
+        {
+            using QfexTestServer server = StartServer();
+            Assert.Equal(TimeSpan.Zero, server.Faults.PingInterval);
+            server.Faults.PingInterval = TimeSpan.FromMilliseconds(20);
+
+            using FakeExchangeRawClient marketData = await FakeExchangeRawClient.ConnectAsync(server.Port, "/mds");
+            for (int n = 1; n <= 2; n++)
+            {
+                var ping = await marketData.ReadFrameAsync();
+                Assert.Equal(QfexTestServerOpcode.Ping, ping.Opcode);
+                Assert.Equal(n.ToString(System.Globalization.CultureInfo.InvariantCulture), Encoding.ASCII.GetString(ping.Payload));
+            }
+
+            using FakeExchangeRawClient trade = await FakeExchangeRawClient.ConnectAsync(server.Port);
+            await trade.SendFrameAsync(QfexTestServerOpcode.Text, Encoding.UTF8.GetBytes(FakeExchangeHmac.AuthMessage(Key, Secret)));
+            var answer = await trade.ReadFrameAsync(); // no ping before the authentication
+            Assert.Contains("\"authenticated\":true", Encoding.UTF8.GetString(answer.Payload));
+            var first = await trade.ReadFrameAsync();
+            Assert.Equal(QfexTestServerOpcode.Ping, first.Opcode);
+            Assert.Equal("1", Encoding.ASCII.GetString(first.Payload));
         }
 
         [Fact]

@@ -178,9 +178,9 @@ namespace Qfex.Tests
             QfexSession session = Connect("-NoReconnect");
             for (int i = 1; i <= K; i++) server.Push(Tick(i));
             // A message cut off by the end of the connection: its first fragment only.
-            server.PushRaw(Utf8("{\"type\":\"cut\",\"pad\":\""), WsOpcode.Text, fin: false);
+            server.Faults.PushFrame(Utf8("{\"type\":\"cut\",\"pad\":\""), QfexTestServerOpcode.Text, fin: false);
             // TCP FIN right away: everything written before it arrives first, in order.
-            foreach (QfexTestServerConnection c in server.Connections) c.Drop(reset: false);
+            foreach (QfexTestServerConnection c in server.Faults.Connections) c.Drop(reset: false);
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count ($args[0] + 1) -TimeoutSec 20", K);
             QfexFrame[] frames = Frames(result);
@@ -210,7 +210,7 @@ namespace Qfex.Tests
         {
             QfexTestServer server = StartServer();
             QfexSession session = Connect();
-            server.PushRaw(JsonOfSize(QfexSession.DefaultMaxFrameBytes + 1, "big"), WsOpcode.Text, fin: true);
+            server.Faults.PushFrame(JsonOfSize(QfexSession.DefaultMaxFrameBytes + 1, "big"), QfexTestServerOpcode.Text, fin: true);
             server.Push("{\"type\":\"after\"}");
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 2 -TimeoutSec 20");
@@ -234,9 +234,9 @@ namespace Qfex.Tests
             QfexSession session = Connect();
             byte[] big = JsonOfSize(QfexSession.DefaultMaxFrameBytes + 1000, "big");
             int third = big.Length / 3;
-            server.PushRaw(big.Take(third).ToArray(), WsOpcode.Text, fin: false);
-            server.PushRaw(big.Skip(third).Take(third).ToArray(), WsOpcode.Continuation, fin: false);
-            server.PushRaw(big.Skip(2 * third).ToArray(), WsOpcode.Continuation, fin: true);
+            server.Faults.PushFrame(big.Take(third).ToArray(), QfexTestServerOpcode.Text, fin: false);
+            server.Faults.PushFrame(big.Skip(third).Take(third).ToArray(), QfexTestServerOpcode.Continuation, fin: false);
+            server.Faults.PushFrame(big.Skip(2 * third).ToArray(), QfexTestServerOpcode.Continuation, fin: true);
             server.Push("{\"type\":\"after\"}");
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 2 -TimeoutSec 20");
@@ -251,7 +251,7 @@ namespace Qfex.Tests
             QfexTestServer server = StartServer();
             Connect();
             byte[] exact = JsonOfSize(QfexSession.DefaultMaxFrameBytes, "exact");
-            server.PushRaw(exact, WsOpcode.Text, fin: true);
+            server.Faults.PushFrame(exact, QfexTestServerOpcode.Text, fin: true);
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 1 -TimeoutSec 20").ThrowOnError();
             QfexFrame frame = Assert.Single(Frames(result));
             Assert.Equal("exact", frame.Type);
@@ -267,16 +267,16 @@ namespace Qfex.Tests
             QfexSession session = Connect();
             byte[] whole = Utf8("{\"type\":\"fragmented\",\"s\":\"é€😀\"}");
             int split = Array.IndexOf(whole, (byte)0xC3) + 1; // between the two bytes of é
-            server.PushRaw(whole.Take(split).ToArray(), WsOpcode.Text, fin: false);
-            server.PushRaw(Array.Empty<byte>(), WsOpcode.Ping, fin: true); // control frames may come between fragments
-            server.PushRaw(whole.Skip(split).Take(5).ToArray(), WsOpcode.Continuation, fin: false);
-            server.PushRaw(whole.Skip(split + 5).ToArray(), WsOpcode.Continuation, fin: true);
+            server.Faults.PushFrame(whole.Take(split).ToArray(), QfexTestServerOpcode.Text, fin: false);
+            server.Faults.PushFrame(Array.Empty<byte>(), QfexTestServerOpcode.Ping, fin: true); // control frames may come between fragments
+            server.Faults.PushFrame(whole.Skip(split).Take(5).ToArray(), QfexTestServerOpcode.Continuation, fin: false);
+            server.Faults.PushFrame(whole.Skip(split + 5).ToArray(), QfexTestServerOpcode.Continuation, fin: true);
 
             // A bigger one in 64 fragments, across the receive buffer's growth.
             byte[] large = JsonOfSize(300_000, "large");
             int size = large.Length / 64 + 1;
             for (int at = 0; at < large.Length; at += size)
-                server.PushRaw(large.Skip(at).Take(size).ToArray(), at == 0 ? WsOpcode.Text : WsOpcode.Continuation, fin: at + size >= large.Length);
+                server.Faults.PushFrame(large.Skip(at).Take(size).ToArray(), at == 0 ? QfexTestServerOpcode.Text : QfexTestServerOpcode.Continuation, fin: at + size >= large.Length);
             server.Push("{\"type\":\"after\"}");
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 3 -TimeoutSec 20").ThrowOnError();
@@ -294,7 +294,7 @@ namespace Qfex.Tests
         {
             QfexTestServer server = StartServer();
             QfexSession session = Connect();
-            server.PushRaw(Utf8("{\"type\":\"binary\"}"), WsOpcode.Binary, fin: true);
+            server.Faults.PushFrame(Utf8("{\"type\":\"binary\"}"), QfexTestServerOpcode.Binary, fin: true);
             server.Push("{\"type\":\"after\"}");
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 2 -TimeoutSec 20");
@@ -319,7 +319,7 @@ namespace Qfex.Tests
             QfexSession session = Connect();
             server.Push(Tick(1));
             Until(() => session.FramesReceived == 1, "the first frame");
-            server.PushRaw(new byte[] { (byte)'{', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)':', (byte)'1', (byte)'}' }, WsOpcode.Text, fin: true);
+            server.Faults.PushFrame(new byte[] { (byte)'{', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)':', (byte)'1', (byte)'}' }, QfexTestServerOpcode.Text, fin: true);
             Until(() => session.Reconnects == 1 && session.State == QfexSessionState.Open, "the reconnect");
             server.Push(Tick(2));
 
@@ -341,7 +341,7 @@ namespace Qfex.Tests
             QfexSession session = Connect("-NoReconnect");
             server.Push(Tick(1));
             server.Push(Tick(2));
-            server.PushRaw(new byte[] { (byte)'{', 0xC3, 0x28, (byte)'}' }, WsOpcode.Text, fin: true);
+            server.Faults.PushFrame(new byte[] { (byte)'{', 0xC3, 0x28, (byte)'}' }, QfexTestServerOpcode.Text, fin: true);
 
             var clock = Stopwatch.StartNew();
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count 3 -TimeoutSec 20");
@@ -382,7 +382,7 @@ namespace Qfex.Tests
             QfexTestServer server = StartServer();
             QfexSession session = Connect();
             const string ErrorFrame = "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"Too many requests. Please retry after 200ms.\",\"incoming_message\":{\"type\":\"cancel_all_orders\",\"params\":{}}}}";
-            Assert.Equal(1, server.Flood(ErrorFrame, N));
+            Assert.Equal(1, server.Faults.Flood(ErrorFrame, N));
             server.Push("{\"type\":\"after\"}");
 
             ScriptResult result = _ps.Run("Receive-QfexFrame -Count ($args[0] + 1) -TimeoutSec 60", N);

@@ -43,7 +43,7 @@ namespace Qfex
 
         private async Task HandleMessageAsync(QfexTestServerConnection connection, WsMessage message)
         {
-            if (message.Type == WsOpcode.Binary)
+            if (message.Type == QfexTestServerOpcode.Binary)
             {
                 byte[] data = message.Data ?? Array.Empty<byte>();
                 Record(connection, null, null, Encoding.UTF8.GetString(data));
@@ -125,7 +125,7 @@ namespace Qfex
             catch (Exception ex) when (!(ex is IOException || ex is System.Net.Sockets.SocketException || ex is ObjectDisposedException || ex is OperationCanceledException))
             {
                 // A handler bug must not kill the connection: answer like the real server would.
-                LastError = ex;
+                Faults.LastError = ex;
                 await SendErrorAsync(connection, "ServerError", "Unexpected error processing request.", request.Echo).ConfigureAwait(false);
             }
         }
@@ -178,15 +178,11 @@ namespace Qfex
                 return;
             }
 
-            string? accountId = null;
-            if (p.TryGetProperty("account_id", out JsonElement account) && account.ValueKind != JsonValueKind.Null)
+            if (p.TryGetProperty("account_id", out JsonElement account) && account.ValueKind != JsonValueKind.Null &&
+                (account.ValueKind != JsonValueKind.String || !Guid.TryParse(account.GetString(), out _)))
             {
-                if (account.ValueKind != JsonValueKind.String || !Guid.TryParse(account.GetString(), out _))
-                {
-                    await SendErrorAsync(connection, "InvalidParameter", "account_id must be a UUID.", request.Echo).ConfigureAwait(false);
-                    return;
-                }
-                accountId = account.GetString();
+                await SendErrorAsync(connection, "InvalidParameter", "account_id must be a UUID.", request.Echo).ConfigureAwait(false);
+                return;
             }
 
             string? formatError = null;
@@ -222,7 +218,6 @@ namespace Qfex
                 return;
             }
 
-            connection.AccountId = accountId;
             connection.IsAuthenticated = true;
             await SendAsync(connection, Build(w =>
             {
@@ -230,9 +225,7 @@ namespace Qfex
                 w.WriteBoolean("authenticated", true);
                 w.WriteEndObject();
             })).ConfigureAwait(false);
-            TimeSpan pingInterval = PingInterval;
-            if (pingInterval > TimeSpan.Zero)
-                _ = PingLoopAsync(connection, pingInterval);
+            StartPings(connection);
         }
 
         /// <summary>Null when the HMAC block is valid; else why not (formatError set for a malformed block).</summary>
@@ -463,7 +456,7 @@ namespace Qfex
         }
 
         private static Task SendAsync(QfexTestServerConnection connection, byte[] frame) =>
-            connection.Socket.SendFrameAsync(WsOpcode.Text, frame, 0, frame.Length);
+            connection.Socket.SendFrameAsync(QfexTestServerOpcode.Text, frame, 0, frame.Length);
 
         private Task SendErrorAsync(QfexTestServerConnection connection, string code, string? message, JsonElement? incoming)
         {

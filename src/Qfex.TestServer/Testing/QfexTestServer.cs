@@ -20,12 +20,14 @@ namespace Qfex
     /// A fake QFEX exchange on 127.0.0.1 for tests, demos and runbook tests: a WebSocket server
     /// (hand-written HTTP upgrade and RFC 6455 framing, so it runs on netstandard2.0 without URL
     /// ACLs) that checks HMAC auth like the trade socket, answers requests plausibly, can be told to
-    /// answer a request type with an error code, and records what it received.
+    /// answer a request type with an error code, and records what it received. Tests of a client
+    /// against a hostile or faulty exchange use its fault-injection seam, <see cref="Faults"/>.
     /// </summary>
     public sealed partial class QfexTestServer : IDisposable
     {
         private const int MaxRecorded = 100_000;
         private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+        private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(5);
 
         private TcpListener? _listener;
         private readonly ConcurrentDictionary<int, QfexTestServerConnection> _connections = new ConcurrentDictionary<int, QfexTestServerConnection>();
@@ -35,11 +37,9 @@ namespace Qfex
         private readonly string _publicKey;
         private readonly SecureString _secret;
         private readonly byte[] _secretBytes;
-        private Task _acceptLoop = Task.CompletedTask;
         private int _nextConnectionId;
         private int _stopped;
         private long _maxFrameBytes = 1024 * 1024;
-        private bool _withholdPongs;
 
         private QfexTestServer(string publicKey, SecureString secret, byte[] secretBytes)
         {
@@ -48,6 +48,7 @@ namespace Qfex
             _secretBytes = secretBytes;
             Credential = new PSCredential(publicKey, secret.Copy());
             UserId = Guid.NewGuid().ToString("D");
+            Faults = new QfexTestServerFaults(this);
         }
 
         /// <summary>
@@ -98,8 +99,10 @@ namespace Qfex
         /// <summary>The market-data socket address: ws://127.0.0.1:port/mds (no auth).</summary>
         public Uri MarketDataUri => new Uri(string.Format(CultureInfo.InvariantCulture, "ws://127.0.0.1:{0}/mds", Port));
 
+        /// <summary>The TCP port the server listens on (127.0.0.1 only).</summary>
         public int Port { get; private set; }
 
+        /// <summary>True until <see cref="Stop"/> (or <see cref="Dispose"/>) was called.</summary>
         public bool IsRunning => Volatile.Read(ref _stopped) == 0;
 
         /// <summary>User name = public API key, password = secret key.</summary>
@@ -197,7 +200,7 @@ namespace Qfex
             if (json == null)
                 throw new ArgumentNullException(nameof(json));
             byte[] payload = Encoding.UTF8.GetBytes(json);
-            SendToAll(c => c.Socket.SendFrameAsync(WsOpcode.Text, payload, 0, payload.Length));
+            SendToAll(c => c.Socket.SendFrameAsync(QfexTestServerOpcode.Text, payload, 0, payload.Length));
         }
 
         /// <summary>Ends every connection's TCP without a close frame (an abrupt network drop).</summary>
@@ -210,8 +213,7 @@ namespace Qfex
         /// <summary>Closes every connection cleanly with this close status and reason.</summary>
         public void CloseConnections(int closeStatus = 1000, string? reason = null)
         {
-            if (closeStatus < 1000 || closeStatus > 4999)
-                throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "A close status is between 1000 and 4999.");
+            CheckCloseStatus(closeStatus);
             SendToAll(c => c.CloseAsync(closeStatus, reason), includeUnauthenticated: true);
         }
 
@@ -278,81 +280,18 @@ namespace Qfex
 
         public override string ToString() => "QfexTestServer " + Uri.ToString();
 
-        // ---------------------------------------------------------------- internal hooks (fault injection, benchmarks)
+        /// <summary>
+        /// The fault-injection and load seam, for tests of clients against a hostile or faulty
+        /// exchange: raw frames of any kind, withheld pongs, server pings, floods, single connections
+        /// to inspect, close or drop, the last error inside the server. See <see cref="QfexTestServerFaults"/>.
+        /// </summary>
+        public QfexTestServerFaults Faults { get; }
 
         /// <summary>The user id the fake account uses in order responses.</summary>
         internal string UserId { get; }
 
-        /// <summary>When true, pings from clients are not answered (existing and new connections).</summary>
-        internal bool WithholdPongs
-        {
-            get => Volatile.Read(ref _withholdPongs);
-            set
-            {
-                Volatile.Write(ref _withholdPongs, value);
-                foreach (QfexTestServerConnection c in _connections.Values)
-                    c.Socket.WithholdPongs = value;
-            }
-        }
-
-        /// <summary>When positive, each authenticated trade connection gets a server ping at this interval.</summary>
-        internal TimeSpan PingInterval { get; set; } = TimeSpan.Zero;
-
-        /// <summary>The last exception that ended a connection task (for diagnosing tests).</summary>
-        internal Exception? LastError { get; private set; }
-
-        /// <summary>A snapshot of the connections (including ones still in the handshake).</summary>
-        internal IReadOnlyList<QfexTestServerConnection> Connections =>
-            _connections.Values.OrderBy(c => c.Id).ToArray();
-
-        /// <summary>Fault injection: one raw frame to every connection that receives pushes.</summary>
-        internal void PushRaw(byte[] payload, WsOpcode opcode, bool fin)
-        {
-            if (payload == null)
-                throw new ArgumentNullException(nameof(payload));
-            SendToAll(c => c.PushRawAsync(payload, opcode, fin));
-        }
-
-        /// <summary>Fault injection: arbitrary bytes to every connection that receives pushes.</summary>
-        internal void PushRawBytes(byte[] bytes)
-        {
-            if (bytes == null)
-                throw new ArgumentNullException(nameof(bytes));
-            SendToAll(c => c.PushRawBytesAsync(bytes));
-        }
-
-        /// <summary>
-        /// Benchmark: sends <paramref name="count"/> copies of one text frame to every connection that
-        /// receives pushes, through one buffered write loop per connection (the frame is encoded once).
-        /// Returns the number of connections flooded.
-        /// </summary>
-        internal int Flood(string json, int count) => FloodAsync(json, count).GetAwaiter().GetResult();
-
-        internal async Task<int> FloodAsync(string json, int count, CancellationToken cancellationToken = default)
-        {
-            if (json == null)
-                throw new ArgumentNullException(nameof(json));
-            if (count < 0)
-                throw new ArgumentOutOfRangeException(nameof(count));
-            byte[] frame = WsFrameCodec.EncodeFrame(WsOpcode.Text, Encoding.UTF8.GetBytes(json));
-            int framesPerChunk = Math.Max(1, (256 * 1024) / frame.Length);
-            var chunk = new byte[framesPerChunk * frame.Length];
-            for (int i = 0; i < framesPerChunk; i++)
-                Buffer.BlockCopy(frame, 0, chunk, i * frame.Length, frame.Length);
-
-            QfexTestServerConnection[] targets = _connections.Values.Where(c => c.ReceivesPushes).ToArray();
-            await Task.WhenAll(targets.Select(async c =>
-            {
-                try
-                {
-                    await c.Socket.FloodAsync(chunk, frame.Length, framesPerChunk, count, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (WsServerSocket.IsConnectionFault(ex))
-                {
-                }
-            })).ConfigureAwait(false);
-            return targets.Length;
-        }
+        /// <summary>Every accepted connection that has not ended, including ones still in the handshake.</summary>
+        internal ICollection<QfexTestServerConnection> AllConnections() => _connections.Values;
 
         // ---------------------------------------------------------------- accept loop and connections
 
@@ -362,7 +301,7 @@ namespace Qfex
             listener.Start(128);
             _listener = listener;
             Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            _acceptLoop = Task.Run(AcceptLoopAsync);
+            _ = Task.Run(AcceptLoopAsync);
         }
 
         private async Task AcceptLoopAsync()
@@ -402,7 +341,7 @@ namespace Qfex
                 var ws = new WsServerSocket(socket)
                 {
                     MaxMessageBytes = MaxFrameBytes,
-                    WithholdPongs = WithholdPongs,
+                    WithholdPongs = Faults.WithholdPongs,
                 };
                 var connection = new QfexTestServerConnection(Interlocked.Increment(ref _nextConnectionId), ws);
                 _connections[connection.Id] = connection;
@@ -412,7 +351,7 @@ namespace Qfex
                     ws.Dispose();
                     break;
                 }
-                connection.Task = Task.Run(() => RunConnectionAsync(connection));
+                _ = Task.Run(() => RunConnectionAsync(connection));
             }
         }
 
@@ -429,7 +368,11 @@ namespace Qfex
                     return;
 
                 connection.MarkUpgraded(handshake);
-                if (!connection.IsMarketData)
+                if (connection.IsMarketData)
+                {
+                    StartPings(connection);
+                }
+                else
                 {
                     TimeSpan deadline = AuthDeadline;
                     if (deadline > TimeSpan.Zero)
@@ -439,7 +382,7 @@ namespace Qfex
                 while (true)
                 {
                     WsMessage message = await ws.ReadMessageAsync().ConfigureAwait(false);
-                    if (message.Type == WsOpcode.Close)
+                    if (message.Type == QfexTestServerOpcode.Close)
                         break;
                     await HandleMessageAsync(connection, message).ConfigureAwait(false);
                 }
@@ -447,7 +390,7 @@ namespace Qfex
             catch (Exception ex)
             {
                 // A connection fault or a bug in a handler: never let it escape the task.
-                LastError = ex;
+                Faults.LastError = ex;
             }
             finally
             {
@@ -462,7 +405,7 @@ namespace Qfex
                     }
                     catch (Exception ex)
                     {
-                        LastError = ex;
+                        Faults.LastError = ex;
                     }
                 }
             }
@@ -493,7 +436,15 @@ namespace Qfex
             }
         }
 
-        private async Task PingLoopAsync(QfexTestServerConnection connection, TimeSpan interval)
+        /// <summary>Starts the server pings of <see cref="QfexTestServerFaults.PingInterval"/> on a connection, once.</summary>
+        private void StartPings(QfexTestServerConnection connection)
+        {
+            TimeSpan interval = Faults.PingInterval;
+            if (interval > TimeSpan.Zero && connection.TryStartPings())
+                _ = PingLoopAsync(connection, interval);
+        }
+
+        private static async Task PingLoopAsync(QfexTestServerConnection connection, TimeSpan interval)
         {
             try
             {
@@ -502,7 +453,7 @@ namespace Qfex
                 {
                     await Task.Delay(interval, connection.Ended).ConfigureAwait(false);
                     byte[] payload = Encoding.ASCII.GetBytes((++n).ToString(CultureInfo.InvariantCulture));
-                    if (!await connection.Socket.SendFrameAsync(WsOpcode.Ping, payload, 0, payload.Length).ConfigureAwait(false))
+                    if (!await connection.Socket.SendFrameAsync(QfexTestServerOpcode.Ping, payload, 0, payload.Length).ConfigureAwait(false))
                         return;
                 }
             }
@@ -512,13 +463,22 @@ namespace Qfex
         }
 
         /// <summary>Runs one send per connection that receives pushes (or every upgraded one) and waits at most 5 s.</summary>
-        private void SendToAll(Func<QfexTestServerConnection, Task> send, bool includeUnauthenticated = false)
+        internal void SendToAll(Func<QfexTestServerConnection, Task> send, bool includeUnauthenticated = false)
         {
             Task[] sends = _connections.Values
                 .Where(c => includeUnauthenticated ? c.IsUpgraded && !c.Socket.IsClosed : c.ReceivesPushes)
                 .Select(c => SafeAsync(send(c)))
                 .ToArray();
-            WaitQuietly(Task.WhenAll(sends), TimeSpan.FromSeconds(5));
+            WaitQuietly(Task.WhenAll(sends), SendTimeout);
+        }
+
+        /// <summary>Waits at most 5 s for one send; connection faults are ignored (the connection ended).</summary>
+        internal static void SendAndWait(Task send) => WaitQuietly(SafeAsync(send), SendTimeout);
+
+        internal static void CheckCloseStatus(int closeStatus)
+        {
+            if (closeStatus < 1000 || closeStatus > 4999)
+                throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "A close status is between 1000 and 4999.");
         }
 
         private static async Task SafeAsync(Task task)

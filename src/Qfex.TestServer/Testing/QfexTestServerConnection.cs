@@ -15,50 +15,96 @@ namespace Qfex
         Flat,
     }
 
-    /// <summary>The test server's state for one client connection (internal: for tests and fault injection).</summary>
-    internal sealed class QfexTestServerConnection
+    /// <summary>
+    /// One WebSocket connection as the fake exchange sees it, from
+    /// <see cref="QfexTestServerFaults.Connections"/>: what it is (trade or market data, authenticated,
+    /// subscribed channels, pings received) and faults aimed at it alone (a raw frame, a clean close,
+    /// an abrupt drop). The properties are live; once the connection has ended, the methods do nothing.
+    /// </summary>
+    public sealed class QfexTestServerConnection
     {
         private readonly HashSet<string> _subscriptions = new HashSet<string>(StringComparer.Ordinal);
         private readonly CancellationTokenSource _ended = new CancellationTokenSource();
         private volatile bool _authenticated;
         private volatile bool _upgraded;
+        private int _pinging;
 
         internal QfexTestServerConnection(int id, WsServerSocket socket)
         {
             Id = id;
             Socket = socket;
-            ConnectedAt = DateTime.UtcNow;
         }
 
-        internal int Id { get; }
-        internal DateTime ConnectedAt { get; }
+        /// <summary>The server's id of the connection (1, 2, 3, ... per server), as in <see cref="QfexTestServerRequest.ConnectionId"/>.</summary>
+        public int Id { get; }
 
-        /// <summary>The frame layer of this connection (raw sends, close, abort, ping/pong counters).</summary>
-        internal WsServerSocket Socket { get; }
-
-        internal Task Task { get; set; } = Task.CompletedTask;
-
-        /// <summary>The request path of the upgrade ("/" or "/mds").</summary>
-        internal string Path { get; private set; } = "/";
-
-        internal IReadOnlyDictionary<string, string> Headers { get; private set; } = new Dictionary<string, string>();
+        /// <summary>The request path of the upgrade: "/" (trade) or "/mds" (market data).</summary>
+        public string Path { get; private set; } = "/";
 
         /// <summary>True for a connection to /mds (market data: no auth).</summary>
-        internal bool IsMarketData { get; private set; }
+        public bool IsMarketData { get; private set; }
+
+        /// <summary>True once the connection authenticated (trade connections only).</summary>
+        public bool IsAuthenticated
+        {
+            get => _authenticated;
+            internal set => _authenticated = value;
+        }
+
+        /// <summary>
+        /// The channels the connection is subscribed to: trade channels such as order_responses, or
+        /// market-data channel names such as bbo (without symbols).
+        /// </summary>
+        public string[] Subscriptions
+        {
+            get
+            {
+                lock (_subscriptions)
+                {
+                    var list = new string[_subscriptions.Count];
+                    _subscriptions.CopyTo(list);
+                    return list;
+                }
+            }
+        }
+
+        /// <summary>WebSocket pings received from the client, answered or not (see <see cref="QfexTestServerFaults.WithholdPongs"/>).</summary>
+        public long PingsReceived => Socket.PingsReceived;
+
+        /// <summary>
+        /// Sends one frame exactly as given to this connection: any opcode (a value outside the enum
+        /// too, up to 15), the FIN bit as given, any payload (invalid UTF-8 text, a control frame
+        /// over 125 bytes, data after a close frame). Waits at most 5 s for the write.
+        /// </summary>
+        public void PushFrame(byte[] payload, QfexTestServerOpcode opcode, bool fin = true)
+        {
+            if (payload == null)
+                throw new ArgumentNullException(nameof(payload));
+            QfexTestServer.SendAndWait(PushFrameAsync(payload, opcode, fin));
+        }
+
+        /// <summary>Starts a clean close of this connection with this close status (1000-4999) and reason.</summary>
+        public void Close(int closeStatus = 1000, string? reason = null)
+        {
+            QfexTestServer.CheckCloseStatus(closeStatus);
+            QfexTestServer.SendAndWait(CloseAsync(closeStatus, reason));
+        }
+
+        /// <summary>
+        /// Ends this connection's TCP without a close frame: a reset (RST) when <paramref name="reset"/>
+        /// is true, else a normal end of stream (FIN), so that the client reads everything sent
+        /// before it first.
+        /// </summary>
+        public void Drop(bool reset = true) => Socket.Abort(reset);
+
+        /// <summary>The frame layer of this connection.</summary>
+        internal WsServerSocket Socket { get; }
 
         /// <summary>True once the WebSocket handshake completed.</summary>
         internal bool IsUpgraded => _upgraded;
 
-        internal bool IsAuthenticated
-        {
-            get => _authenticated;
-            set => _authenticated = value;
-        }
-
         /// <summary>True when the server pushes to this connection: authenticated trade, or market data.</summary>
         internal bool ReceivesPushes => _upgraded && (_authenticated || IsMarketData) && !Socket.CloseSent && !Socket.IsClosed;
-
-        internal string? AccountId { get; set; }
 
         internal bool CancelOnDisconnect { get; set; }
 
@@ -68,7 +114,6 @@ namespace Qfex
         internal void MarkUpgraded(WsHandshakeResult handshake)
         {
             Path = handshake.Path;
-            Headers = handshake.Headers;
             IsMarketData = string.Equals(handshake.Path.TrimEnd('/'), "/mds", StringComparison.OrdinalIgnoreCase);
             _upgraded = true;
         }
@@ -83,6 +128,9 @@ namespace Qfex
             {
             }
         }
+
+        /// <summary>True the first time only: the server pings a connection from one loop at most.</summary>
+        internal bool TryStartPings() => Interlocked.Exchange(ref _pinging, 1) == 0;
 
         internal bool IsSubscribed(string channel)
         {
@@ -102,31 +150,12 @@ namespace Qfex
                 _subscriptions.Remove(channel);
         }
 
-        internal string[] Subscriptions
-        {
-            get
-            {
-                lock (_subscriptions)
-                {
-                    var list = new string[_subscriptions.Count];
-                    _subscriptions.CopyTo(list);
-                    return list;
-                }
-            }
-        }
-
-        /// <summary>Fault injection: one raw frame (any opcode, any FIN bit, any payload, even invalid UTF-8 text).</summary>
-        internal Task PushRawAsync(byte[] payload, WsOpcode opcode, bool fin) =>
+        /// <summary>One raw frame (any opcode, any FIN bit, any payload), ignoring the close state.</summary>
+        internal Task PushFrameAsync(byte[] payload, QfexTestServerOpcode opcode, bool fin) =>
             Socket.SendRawFrameAsync((byte)opcode, payload, fin);
-
-        /// <summary>Fault injection: arbitrary bytes on the wire (e.g. a header announcing an oversized frame).</summary>
-        internal Task PushRawBytesAsync(byte[] bytes) => Socket.SendRawBytesAsync(bytes);
 
         /// <summary>Starts a clean close with this status and reason.</summary>
         internal Task<bool> CloseAsync(int status, string? reason) => Socket.CloseAsync(status, reason);
-
-        /// <summary>Ends TCP without a close frame (RST when <paramref name="reset"/>, else FIN).</summary>
-        internal void Drop(bool reset = true) => Socket.Abort(reset);
 
         public override string ToString() =>
             "#" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + " " + Path +

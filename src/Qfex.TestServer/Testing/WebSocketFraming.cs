@@ -4,41 +4,16 @@ using System.Text;
 
 namespace Qfex
 {
-    /// <summary>RFC 6455 opcodes (the four bits in the first header byte).</summary>
-    internal enum WsOpcode : byte
-    {
-        Continuation = 0x0,
-        Text = 0x1,
-        Binary = 0x2,
-        Close = 0x8,
-        Ping = 0x9,
-        Pong = 0xA,
-    }
-
     /// <summary>RFC 6455 close status codes the fake exchange uses.</summary>
     internal static class WsCloseStatus
     {
-        internal const int Normal = 1000;
         internal const int GoingAway = 1001;
         internal const int ProtocolError = 1002;
-        internal const int UnsupportedData = 1003;
         internal const int NoStatus = 1005;      // never sent on the wire
         internal const int Abnormal = 1006;      // never sent on the wire: TCP ended without a close frame
         internal const int InvalidPayload = 1007;
         internal const int PolicyViolation = 1008;
         internal const int MessageTooBig = 1009;
-        internal const int InternalError = 1011;
-    }
-
-    /// <summary>A violation of RFC 6455 by the peer; carries the close status to answer with.</summary>
-    internal sealed class WsProtocolException : Exception
-    {
-        internal WsProtocolException(int closeStatus, string reason) : base(reason)
-        {
-            CloseStatus = closeStatus;
-        }
-
-        internal int CloseStatus { get; }
     }
 
     /// <summary>
@@ -51,7 +26,6 @@ namespace Qfex
         internal const string HandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
         internal const int MaxControlPayload = 125;
-        internal const int MaxHeaderLength = 14;
 
         /// <summary>Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA1(key + GUID)).</summary>
         internal static string ComputeAccept(string key)
@@ -61,11 +35,11 @@ namespace Qfex
             return Convert.ToBase64String(hash);
         }
 
-        internal static bool IsControl(WsOpcode opcode) => ((byte)opcode & 0x8) != 0;
+        internal static bool IsControl(QfexTestServerOpcode opcode) => ((byte)opcode & 0x8) != 0;
 
-        internal static bool IsKnown(WsOpcode opcode) =>
-            opcode == WsOpcode.Continuation || opcode == WsOpcode.Text || opcode == WsOpcode.Binary ||
-            opcode == WsOpcode.Close || opcode == WsOpcode.Ping || opcode == WsOpcode.Pong;
+        internal static bool IsKnown(QfexTestServerOpcode opcode) =>
+            opcode == QfexTestServerOpcode.Continuation || opcode == QfexTestServerOpcode.Text || opcode == QfexTestServerOpcode.Binary ||
+            opcode == QfexTestServerOpcode.Close || opcode == QfexTestServerOpcode.Ping || opcode == QfexTestServerOpcode.Pong;
 
         /// <summary>Length of an unmasked header for a payload of this size: 2, 4 or 10 bytes.</summary>
         internal static int HeaderLength(long payloadLength) =>
@@ -99,16 +73,13 @@ namespace Qfex
             return 10;
         }
 
-        /// <summary>A whole unmasked frame (header + payload) in one array.</summary>
-        internal static byte[] EncodeFrame(WsOpcode opcode, byte[] payload, bool fin = true) =>
-            EncodeFrame((byte)opcode, payload, 0, payload.Length, fin);
-
-        internal static byte[] EncodeFrame(byte opcode, byte[] payload, int offset, int count, bool fin)
+        /// <summary>A whole unmasked final frame (header + payload) in one array.</summary>
+        internal static byte[] EncodeFrame(QfexTestServerOpcode opcode, byte[] payload)
         {
-            int header = HeaderLength(count);
-            var frame = new byte[header + count];
-            WriteHeader(frame, 0, opcode, fin, count);
-            Buffer.BlockCopy(payload, offset, frame, header, count);
+            int header = HeaderLength(payload.Length);
+            var frame = new byte[header + payload.Length];
+            WriteHeader(frame, 0, (byte)opcode, true, payload.Length);
+            Buffer.BlockCopy(payload, 0, frame, header, payload.Length);
             return frame;
         }
 

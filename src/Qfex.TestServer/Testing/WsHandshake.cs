@@ -8,20 +8,15 @@ namespace Qfex
     /// <summary>The outcome of the HTTP/1.1 upgrade handshake (RFC 6455 section 4.2).</summary>
     internal sealed class WsHandshakeResult
     {
-        internal WsHandshakeResult(bool upgraded, string path, string query, IReadOnlyDictionary<string, string> headers)
+        internal WsHandshakeResult(bool upgraded, string path)
         {
             Upgraded = upgraded;
             Path = path;
-            Query = query;
-            Headers = headers;
         }
 
         internal bool Upgraded { get; }
         /// <summary>The request path without query, e.g. "/" or "/mds".</summary>
         internal string Path { get; }
-        /// <summary>The query string without '?', or "".</summary>
-        internal string Query { get; }
-        internal IReadOnlyDictionary<string, string> Headers { get; }
     }
 
     /// <summary>
@@ -31,14 +26,11 @@ namespace Qfex
     /// </summary>
     internal static class WsHandshake
     {
-        private static readonly IReadOnlyDictionary<string, string> NoHeaders =
-            new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-
         internal static async Task<WsHandshakeResult> AcceptAsync(WsServerSocket socket)
         {
             string? head = await socket.ReadHttpHeadAsync().ConfigureAwait(false);
             if (head == null)
-                return new WsHandshakeResult(false, string.Empty, string.Empty, NoHeaders);
+                return new WsHandshakeResult(false, string.Empty);
 
             string[] lines = head.Split(new[] { "\r\n" }, StringSplitOptions.None);
             string[] requestLine = lines[0].Split(' ');
@@ -55,7 +47,6 @@ namespace Qfex
             }
 
             string path = "/";
-            string query = string.Empty;
             if (requestLine.Length == 3)
             {
                 string target = requestLine[1];
@@ -68,7 +59,6 @@ namespace Qfex
                 }
                 int q = target.IndexOf('?');
                 path = q >= 0 ? target.Substring(0, q) : target;
-                query = q >= 0 ? target.Substring(q + 1) : string.Empty;
                 if (path.Length == 0)
                     path = "/";
             }
@@ -85,14 +75,14 @@ namespace Qfex
             {
                 await RejectAsync(socket, "400 Bad Request",
                     "This is a QFEX test WebSocket endpoint: send a WebSocket upgrade request.\n", null).ConfigureAwait(false);
-                return new WsHandshakeResult(false, path, query, headers);
+                return new WsHandshakeResult(false, path);
             }
 
             if (!headers.TryGetValue("Sec-WebSocket-Version", out string? version) || version.Trim() != "13")
             {
                 await RejectAsync(socket, "426 Upgrade Required", "Only WebSocket version 13 is supported.\n",
                     "Sec-WebSocket-Version: 13\r\n").ConfigureAwait(false);
-                return new WsHandshakeResult(false, path, query, headers);
+                return new WsHandshakeResult(false, path);
             }
 
             string accept = WsFrameCodec.ComputeAccept(headers["Sec-WebSocket-Key"]);
@@ -103,7 +93,7 @@ namespace Qfex
                 "Sec-WebSocket-Accept: " + accept + "\r\n" +
                 "\r\n";
             await socket.SendRawBytesAsync(Encoding.ASCII.GetBytes(response)).ConfigureAwait(false);
-            return new WsHandshakeResult(true, path, query, headers);
+            return new WsHandshakeResult(true, path);
         }
 
         private static async Task RejectAsync(WsServerSocket socket, string status, string body, string? extraHeaders)

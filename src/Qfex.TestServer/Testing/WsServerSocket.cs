@@ -10,25 +10,21 @@ namespace Qfex
     /// <summary>One complete message read from a client (text, binary) or the end of the connection (close).</summary>
     internal readonly struct WsMessage
     {
-        private WsMessage(WsOpcode type, string? text, byte[]? data, int closeStatus, string? closeReason)
+        private WsMessage(QfexTestServerOpcode type, string? text, byte[]? data)
         {
             Type = type;
             Text = text;
             Data = data;
-            CloseStatus = closeStatus;
-            CloseReason = closeReason;
         }
 
-        /// <summary>Text, Binary or Close (Close also stands for a connection that ended without a close frame: status 1006).</summary>
-        internal WsOpcode Type { get; }
+        /// <summary>Text, Binary or Close (Close also stands for a connection that ended without a close frame).</summary>
+        internal QfexTestServerOpcode Type { get; }
         internal string? Text { get; }
         internal byte[]? Data { get; }
-        internal int CloseStatus { get; }
-        internal string? CloseReason { get; }
 
-        internal static WsMessage ForText(string text) => new WsMessage(WsOpcode.Text, text, null, 0, null);
-        internal static WsMessage ForBinary(byte[] data) => new WsMessage(WsOpcode.Binary, null, data, 0, null);
-        internal static WsMessage ForClose(int status, string? reason) => new WsMessage(WsOpcode.Close, null, null, status, reason);
+        internal static WsMessage ForText(string text) => new WsMessage(QfexTestServerOpcode.Text, text, null);
+        internal static WsMessage ForBinary(byte[] data) => new WsMessage(QfexTestServerOpcode.Binary, null, data);
+        internal static WsMessage Closed => new WsMessage(QfexTestServerOpcode.Close, null, null);
     }
 
     /// <summary>
@@ -58,10 +54,7 @@ namespace Qfex
         private int _closeSent;   // 1 once a close frame was sent (or is being sent)
         private int _closed;      // 1 once the TCP connection was shut down
         private int _outputShutdown; // 1 once the sending direction was shut down
-        private volatile bool _closeReceived;
         private long _pingsReceived;
-        private long _pongsReceived;
-        private long _messagesReceived;
 
         internal WsServerSocket(Socket socket)
         {
@@ -79,18 +72,10 @@ namespace Qfex
         internal TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
         internal bool CloseSent => Volatile.Read(ref _closeSent) != 0;
-        internal bool CloseReceived => _closeReceived;
         internal bool IsClosed => Volatile.Read(ref _closed) != 0;
-        internal bool IsOpen => !IsClosed && !CloseSent && !_closeReceived;
-        internal int? CloseStatusSent { get; private set; }
-        internal int? CloseStatusReceived { get; private set; }
-        internal long PingsReceived => Interlocked.Read(ref _pingsReceived);
-        internal long PongsReceived => Interlocked.Read(ref _pongsReceived);
-        internal long MessagesReceived => Interlocked.Read(ref _messagesReceived);
-        internal DateTime? LastPongAt { get; private set; }
 
-        /// <summary>Raised (on the reading task) for every pong received, with its payload.</summary>
-        internal event Action<byte[]>? PongReceived;
+        /// <summary>Pings received from the client (answered or withheld).</summary>
+        internal long PingsReceived => Interlocked.Read(ref _pingsReceived);
 
         // ---------------------------------------------------------------- reading
 
@@ -130,11 +115,11 @@ namespace Qfex
         }
 
         /// <summary>
-        /// Reads the next complete data message. Control frames are handled on the way (ping → pong,
-        /// pong counted, close → close reply and TCP shutdown). Protocol violations are answered with
-        /// a close frame (1002, 1007, 1009) and reading goes on until the client's close or the
-        /// close timeout. Never throws for connection faults: a lost connection is reported as a
-        /// Close message with status 1006.
+        /// Reads the next complete data message. Control frames are handled on the way (ping → pong
+        /// unless withheld, pong ignored, close → close reply and TCP shutdown). Protocol violations
+        /// are answered with a close frame (1002, 1007, 1009) and reading goes on until the client's
+        /// close or the close timeout. Never throws for connection faults: a lost connection is
+        /// reported as a Close message, like a close frame.
         /// </summary>
         internal async Task<WsMessage> ReadMessageAsync()
         {
@@ -151,7 +136,7 @@ namespace Qfex
         private async Task<WsMessage> ReadMessageCoreAsync()
         {
             bool inMessage = false;
-            WsOpcode messageType = WsOpcode.Text;
+            QfexTestServerOpcode messageType = QfexTestServerOpcode.Text;
             int length = 0;
 
             while (true)
@@ -162,7 +147,7 @@ namespace Qfex
                 byte b1 = _in[_inPos + 1];
                 bool fin = (b0 & 0x80) != 0;
                 bool rsv = (b0 & 0x70) != 0;
-                var opcode = (WsOpcode)(b0 & 0x0F);
+                var opcode = (QfexTestServerOpcode)(b0 & 0x0F);
                 bool masked = (b1 & 0x80) != 0;
                 int len7 = b1 & 0x7F;
                 int headerLength = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
@@ -217,15 +202,12 @@ namespace Qfex
                     WsFrameCodec.Unmask(payload, 0, payload.Length, _mask, 0);
                     switch (opcode)
                     {
-                        case WsOpcode.Ping:
+                        case QfexTestServerOpcode.Ping:
                             Interlocked.Increment(ref _pingsReceived);
                             if (!WithholdPongs && !CloseSent)
-                                await SendFrameAsync(WsOpcode.Pong, payload, 0, payload.Length).ConfigureAwait(false);
+                                await SendFrameAsync(QfexTestServerOpcode.Pong, payload, 0, payload.Length).ConfigureAwait(false);
                             continue;
-                        case WsOpcode.Pong:
-                            Interlocked.Increment(ref _pongsReceived);
-                            LastPongAt = DateTime.UtcNow;
-                            PongReceived?.Invoke(payload);
+                        case QfexTestServerOpcode.Pong:
                             continue;
                         default:
                             return await OnCloseFrameAsync(payload).ConfigureAwait(false);
@@ -240,7 +222,7 @@ namespace Qfex
                     continue;
                 }
 
-                if (opcode == WsOpcode.Continuation)
+                if (opcode == QfexTestServerOpcode.Continuation)
                 {
                     if (!inMessage)
                     {
@@ -284,8 +266,7 @@ namespace Qfex
                     continue;
 
                 inMessage = false;
-                Interlocked.Increment(ref _messagesReceived);
-                if (messageType == WsOpcode.Text)
+                if (messageType == QfexTestServerOpcode.Text)
                 {
                     string text;
                     try
@@ -307,9 +288,7 @@ namespace Qfex
 
         private async Task<WsMessage> OnCloseFrameAsync(byte[] payload)
         {
-            _closeReceived = true;
-            int status = WsCloseStatus.NoStatus;
-            string? reason = null;
+            // Echo the client's status (1002 for a one-byte payload, 1007 for a reason that is not UTF-8).
             int replyStatus = WsCloseStatus.NoStatus;
             if (payload.Length == 1)
             {
@@ -317,39 +296,36 @@ namespace Qfex
             }
             else if (payload.Length >= 2)
             {
-                status = (payload[0] << 8) | payload[1];
-                replyStatus = status;
+                replyStatus = (payload[0] << 8) | payload[1];
                 try
                 {
-                    reason = WsFrameCodec.StrictUtf8.GetString(payload, 2, payload.Length - 2);
+                    _ = WsFrameCodec.StrictUtf8.GetString(payload, 2, payload.Length - 2);
                 }
                 catch (DecoderFallbackException)
                 {
                     replyStatus = WsCloseStatus.InvalidPayload;
                 }
             }
-            CloseStatusReceived = status;
 
             if (Interlocked.CompareExchange(ref _closeSent, 1, 0) == 0)
             {
                 // The client started the close: echo its status, then end TCP (the server closes first).
-                CloseStatusSent = replyStatus;
                 try
                 {
-                    await SendFrameCoreAsync((byte)WsOpcode.Close, WsFrameCodec.EncodeClosePayload(replyStatus, null), true).ConfigureAwait(false);
+                    await SendFrameCoreAsync((byte)QfexTestServerOpcode.Close, WsFrameCodec.EncodeClosePayload(replyStatus, null), true).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (IsConnectionFault(ex))
                 {
                 }
             }
             Abort(reset: false);
-            return WsMessage.ForClose(status, reason);
+            return WsMessage.Closed;
         }
 
         private WsMessage Ended()
         {
             Abort(reset: false);
-            return WsMessage.ForClose(WsCloseStatus.Abnormal, null);
+            return WsMessage.Closed;
         }
 
         private async Task<bool> FillAsync()
@@ -446,15 +422,8 @@ namespace Qfex
 
         // ---------------------------------------------------------------- writing
 
-        /// <summary>Sends a text message as one frame. False if the connection is closing or closed.</summary>
-        internal Task<bool> SendTextAsync(string text)
-        {
-            byte[] payload = Encoding.UTF8.GetBytes(text);
-            return SendFrameAsync(WsOpcode.Text, payload, 0, payload.Length);
-        }
-
         /// <summary>Sends one frame (FIN set) unless a close frame was already sent.</summary>
-        internal async Task<bool> SendFrameAsync(WsOpcode opcode, byte[] payload, int offset, int count, bool fin = true)
+        internal async Task<bool> SendFrameAsync(QfexTestServerOpcode opcode, byte[] payload, int offset, int count, bool fin = true)
         {
             if (CloseSent || IsClosed)
                 return false;
@@ -469,7 +438,7 @@ namespace Qfex
         internal Task SendRawFrameAsync(byte opcode, byte[] payload, bool fin) =>
             SendFrameCoreAsync(opcode, payload, 0, payload.Length, fin);
 
-        /// <summary>Fault injection: writes arbitrary bytes (e.g. a hand-made header announcing a huge length).</summary>
+        /// <summary>Writes bytes as they are (the handshake's HTTP response).</summary>
         internal async Task SendRawBytesAsync(byte[] bytes)
         {
             await _sendLock.WaitAsync().ConfigureAwait(false);
@@ -548,11 +517,10 @@ namespace Qfex
         {
             if (Interlocked.CompareExchange(ref _closeSent, 1, 0) != 0)
                 return false;
-            CloseStatusSent = status;
             _ = AbortAfterAsync(CloseTimeout);
             try
             {
-                await SendFrameCoreAsync((byte)WsOpcode.Close, WsFrameCodec.EncodeClosePayload(status, reason), true).ConfigureAwait(false);
+                await SendFrameCoreAsync((byte)QfexTestServerOpcode.Close, WsFrameCodec.EncodeClosePayload(status, reason), true).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsConnectionFault(ex))
             {
