@@ -420,7 +420,7 @@ namespace Qfex
                 channels.WriteTo(w);
                 w.WritePropertyName("symbols");
                 symbols.WriteTo(w);
-                foreach (string optional in new[] { "intervals", "sig_figs" })
+                foreach (string optional in OptionalMarketDataFields)
                 {
                     if (root.TryGetProperty(optional, out JsonElement value))
                     {
@@ -455,10 +455,12 @@ namespace Qfex
             return stream.ToArray();
         }
 
-        private static Task SendAsync(QfexTestServerConnection connection, byte[] frame) =>
+        private static readonly string[] OptionalMarketDataFields = { "intervals", "sig_figs" };
+
+        private static Task<bool> SendAsync(QfexTestServerConnection connection, byte[] frame) =>
             connection.Socket.SendFrameAsync(QfexTestServerOpcode.Text, frame, 0, frame.Length);
 
-        private Task SendErrorAsync(QfexTestServerConnection connection, string code, string? message, JsonElement? incoming)
+        private Task<bool> SendErrorAsync(QfexTestServerConnection connection, string code, string? message, JsonElement? incoming)
         {
             bool flat = ErrorShape == QfexTestServerErrorShape.Flat;
             return SendAsync(connection, Build(w =>
@@ -489,7 +491,7 @@ namespace Qfex
             }));
         }
 
-        private static Task SendAckAsync(QfexTestServerConnection connection, Request request) =>
+        private static Task<bool> SendAckAsync(QfexTestServerConnection connection, Request request) =>
             SendAsync(connection, Build(w =>
             {
                 w.WriteStartObject();

@@ -378,7 +378,7 @@ namespace Qfex
             await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
         }
 
-        private static Task SendKeyedArrayAsync(QfexTestServerConnection connection, string key) =>
+        private static Task<bool> SendKeyedArrayAsync(QfexTestServerConnection connection, string key) =>
             SendAsync(connection, Build(w =>
             {
                 w.WriteStartObject();
@@ -444,7 +444,7 @@ namespace Qfex
             w.WriteEndObject();
         }
 
-        private Task InvalidParameterAsync(QfexTestServerConnection connection, Request request, string message) =>
+        private Task<bool> InvalidParameterAsync(QfexTestServerConnection connection, Request request, string message) =>
             SendErrorAsync(connection, "InvalidParameter", message, request.Echo);
 
         /// <summary>True: a number (or numeric string) was read; null: absent or null; false: present but not a number.</summary>

@@ -423,7 +423,7 @@ namespace Qfex
             connection.Socket.ShutdownOutput();
         }
 
-        private async Task EnforceAuthDeadlineAsync(QfexTestServerConnection connection, TimeSpan deadline)
+        private static async Task EnforceAuthDeadlineAsync(QfexTestServerConnection connection, TimeSpan deadline)
         {
             try
             {

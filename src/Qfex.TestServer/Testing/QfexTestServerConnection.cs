@@ -21,6 +21,8 @@ namespace Qfex
     /// subscribed channels, pings received) and faults aimed at it alone (a raw frame, a clean close,
     /// an abrupt drop). The properties are live; once the connection has ended, the methods do nothing.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
+        Justification = "The end-of-connection token source has no timer and no registrations of its own to release; it is cancelled when the connection ends, and a public Dispose would only invite tests to end connections another way.")]
     public sealed class QfexTestServerConnection
     {
         private readonly HashSet<string> _subscriptions = new HashSet<string>(StringComparer.Ordinal);

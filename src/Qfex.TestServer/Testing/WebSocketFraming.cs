@@ -28,6 +28,8 @@ namespace Qfex
         internal const int MaxControlPayload = 125;
 
         /// <summary>Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA1(key + GUID)).</summary>
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350:Do Not Use Weak Cryptographic Algorithms",
+            Justification = "RFC 6455 defines the handshake's accept key as SHA-1; it is an interoperability check, not a security measure.")]
         internal static string ComputeAccept(string key)
         {
             using var sha1 = SHA1.Create();

@@ -26,13 +26,15 @@ namespace Qfex
     /// </summary>
     internal static class WsHandshake
     {
+        private static readonly string[] LineBreak = { "\r\n" };
+
         internal static async Task<WsHandshakeResult> AcceptAsync(WsServerSocket socket)
         {
             string? head = await socket.ReadHttpHeadAsync().ConfigureAwait(false);
             if (head == null)
                 return new WsHandshakeResult(false, string.Empty);
 
-            string[] lines = head.Split(new[] { "\r\n" }, StringSplitOptions.None);
+            string[] lines = head.Split(LineBreak, StringSplitOptions.None);
             string[] requestLine = lines[0].Split(' ');
             var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             for (int i = 1; i < lines.Length; i++)
