@@ -15,20 +15,16 @@ namespace Qfex.Tests
 
         private static QfexFrame Frame() => new QfexFrame(++_sequence, "trade", "{\"type\":\"trade\"}", DateTime.UtcNow, 1);
 
-        /// <summary>Whether the task completes within the time (false: it is still pending).</summary>
-        private static async Task<bool> Completes(Task task, int milliseconds) =>
-            await Task.WhenAny(task, Task.Delay(milliseconds)).ConfigureAwait(false) == task;
+        private static void Completes(Task task, string what) => Wait.Until(() => task.IsCompleted, what);
 
         /// <summary>A reader asleep in WaitForChange (on its own thread), started once it really sleeps.</summary>
-        private static async Task<Task<bool>> SleepingReader(FrameBuffer buffer, int timeoutMs = 30_000, CancellationToken cancel = default)
+        private static Task<bool> SleepingReader(FrameBuffer buffer, int timeoutMs = 30_000, CancellationToken cancel = default)
         {
             long seen = buffer.Version;
             int before = buffer.Sleepers;
             Task<bool> reader = Task.Factory.StartNew(() => buffer.WaitForChange(seen, timeoutMs, cancel), CancellationToken.None,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            var clock = Stopwatch.StartNew();
-            while (buffer.Sleepers == before && !reader.IsCompleted && clock.ElapsedMilliseconds < 10_000)
-                await Task.Delay(1).ConfigureAwait(false);
+            Wait.Until(() => buffer.Sleepers > before || reader.IsCompleted, "the reader to fall asleep");
             Assert.Equal(before + 1, buffer.Sleepers);
             return reader;
         }
@@ -37,9 +33,9 @@ namespace Qfex.Tests
         public async Task AnAddWakesASleepingReaderAtOnce()
         {
             var buffer = new FrameBuffer(100);
-            Task<bool> reader = await SleepingReader(buffer);
+            Task<bool> reader = SleepingReader(buffer);
             buffer.Add(Frame());
-            Assert.True(await Completes(reader, 5000));
+            Completes(reader, "the reader to wake");
             Assert.True(await reader);
         }
 
@@ -47,23 +43,27 @@ namespace Qfex.Tests
         public async Task ABatchIsAddedUnderOneLockAndWakesTheReaderOnce()
         {
             var buffer = new FrameBuffer(1000);
-            Task<bool> reader = await SleepingReader(buffer);
+            Task<bool> reader = SleepingReader(buffer);
             long before = buffer.Version;
             var batch = new List<QfexFrame>();
             for (int i = 0; i < 64; i++) batch.Add(Frame());
             buffer.AddRange(batch);
-            Assert.True(await Completes(reader, 5000));
+            Completes(reader, "the reader to wake");
+            Assert.True(await reader);
             Assert.Equal(before + 1, buffer.Version);   // one change for the whole batch
             var taken = new List<QfexFrame>();
             Assert.Equal(64, buffer.TryTakeMany(null, int.MaxValue, taken));
             Assert.Equal(batch, taken);
 
-            // An empty batch changes nothing and wakes nobody.
-            reader = await SleepingReader(buffer);
+            // An empty batch changes nothing, so nothing can end a wait (a reader wakes only on a new version).
+            reader = SleepingReader(buffer);
+            long unchanged = buffer.Version;
             buffer.AddRange(new List<QfexFrame>());
-            Assert.False(await Completes(reader, 50));
+            Assert.Equal(unchanged, buffer.Version);
+            Assert.Equal(1, buffer.Sleepers);
             buffer.Add(Frame());
-            Assert.True(await Completes(reader, 5000));
+            Completes(reader, "the reader to wake on a frame");
+            Assert.True(await reader);
         }
 
         [Fact]
@@ -81,11 +81,13 @@ namespace Qfex.Tests
         public async Task CompleteWakesEveryReader()
         {
             var buffer = new FrameBuffer(10);
-            Task<bool> first = await SleepingReader(buffer);
-            Task<bool> second = await SleepingReader(buffer);
-            Assert.False(await Completes(Task.WhenAny(first, second), 50));
+            Task<bool> first = SleepingReader(buffer);
+            Task<bool> second = SleepingReader(buffer);
+            Assert.Equal(2, buffer.Sleepers);
             buffer.Complete();
-            Assert.True(await Completes(Task.WhenAll(first, second), 5000));
+            Completes(Task.WhenAll(first, second), "both readers to wake");
+            Assert.True(await first);
+            Assert.True(await second);
         }
 
         [Fact]
@@ -95,13 +97,14 @@ namespace Qfex.Tests
             Assert.False(buffer.WaitForChange(buffer.Version, 20, CancellationToken.None));
 
             using var stop = new CancellationTokenSource();
-            Task<bool> stopped = await SleepingReader(buffer, cancel: stop.Token);
-            Task<bool> other = await SleepingReader(buffer);
+            Task<bool> stopped = SleepingReader(buffer, cancel: stop.Token);
+            Task<bool> other = SleepingReader(buffer);
             stop.Cancel();
-            Assert.True(await Completes(stopped, 5000));
+            Completes(stopped, "the cancelled reader to give up");
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stopped);
             // Only the cancelled reader gave up; the other one still sleeps until a frame arrives.
-            Assert.False(await Completes(other, 50));
+            Wait.Until(() => buffer.Sleepers == 1, "one sleeper left");
+            Assert.False(other.IsCompleted);
             buffer.Add(Frame());
             Assert.True(await other);
         }

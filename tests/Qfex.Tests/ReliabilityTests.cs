@@ -28,10 +28,16 @@ namespace Qfex.Tests
         private static string ClientOrderId(QfexTestServerRequest request) =>
             (string)((PSObject)request.Params!).Properties["client_order_id"].Value;
 
-        private static void WaitUntil(Func<bool> condition, string what)
-        {
-            Assert.True(SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(15)), "Timed out waiting for " + what);
-        }
+        private static void WaitUntil(Func<bool> condition, string what) => Wait.Until(condition, what);
+
+        /// <summary>
+        /// A round trip on the session's current connection: whatever the session wrote before it has reached
+        /// the exchange by the time its answer is back (one ordered socket). After a request's cmdlet has
+        /// returned, nothing of it can still be on its way (nothing resends in the background): the barrier
+        /// that replaces "sleep a while, then check that nothing more arrived".
+        /// </summary>
+        private void RoundTrip(string session = "$s") =>
+            _ps.Run($"$null = Send-QfexMessage -Session {session} -Type get_user_trades -Params @{{ limit = 7 }} -Wait -ErrorAction Stop").ThrowOnError();
 
         [Fact]
         public void WaitSubscribesToOrderResponsesWhenNeededThenMatchesItsOwnAnswer()
@@ -142,7 +148,7 @@ namespace Qfex.Tests
             ScriptResult dropped = await pending;
             Assert.StartsWith("QfexConnectionClosed,", Assert.Single(dropped.Errors).FullyQualifiedErrorId);
             WaitUntil(() => ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open && _server.Received.Count(r => r.Type == "auth") == 2, "the reconnect");
-            Thread.Sleep(300);
+            RoundTrip();
 
             var ids = Sent("add_order").Select(ClientOrderId).ToArray();
             Assert.Equal(3, ids.Length);
@@ -189,8 +195,8 @@ namespace Qfex.Tests
             _server.DropConnections();
             ErrorRecord error = Assert.Single((await pending).Errors);
             Assert.StartsWith("QfexConnectionClosed,", error.FullyQualifiedErrorId);
-            WaitUntil(() => Sent("auth").Count() == 2, "the reconnect");
-            Thread.Sleep(300);
+            WaitUntil(() => Sent("auth").Count() == 2 && ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open, "the reconnect");
+            RoundTrip();
             Assert.Single(Sent("get_user_orders"));
         }
 
@@ -205,23 +211,26 @@ namespace Qfex.Tests
             _server.DropConnections();
             ScriptResult result = await pending;
             Assert.Single(result.Output);
-            Assert.StartsWith("QfexConnectionClosed,", Assert.Single(result.Errors).FullyQualifiedErrorId);
-            WaitUntil(() => Sent("auth").Count() == 2, "the reconnect");
-            Thread.Sleep(1500);
-            Assert.Single(Sent("get_user_trades"));
+            ErrorRecord refused = Assert.Single(result.Errors);
+            Assert.StartsWith("QfexConnectionClosed,", refused.FullyQualifiedErrorId);
+            Assert.Equal(QfexRequestOutcome.NotSent, ((QfexException)refused.Exception).RequestOutcome);
+            WaitUntil(() => Sent("auth").Count() == 2 && ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open, "the reconnect");
+            RoundTrip();
+            Assert.Equal(2, Sent("get_user_trades").Count());   // the first query and the barrier; the refused one never
         }
 
         [Fact]
-        public void AnAnswerIsHandedOverEvenWhenTheBufferIsFullAndDisconnectDoesNotHang()
+        public async Task AnAnswerIsHandedOverEvenWhenTheBufferIsFullAndDisconnectDoesNotHang()
         {
             QfexSession session = Connect("-ReceiveBufferCapacity 1000");
             for (int i = 1; i <= 1200; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
             WaitUntil(() => session.FramesPending == 1000, "a full buffer");
             var answer = (QfexFrame)_ps.Run("Send-QfexMessage -Type get_user_orders -Wait -TimeoutSec 10").ThrowOnError().Value()!;
             Assert.Equal("all_orders_response", answer.Type);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            _ps.Run("Disconnect-Qfex").ThrowOnError();
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), "Disconnect-Qfex hung on the full buffer: " + clock.Elapsed);
+            // Disconnect-Qfex must not hang on the parked receive loop: it returns, closed, within the hang bound.
+            Task disconnect = Task.Run(() => _ps.Run("Disconnect-Qfex").ThrowOnError());
+            WaitUntil(() => disconnect.IsCompleted, "Disconnect-Qfex to return with a full buffer");
+            await disconnect;
             Assert.Equal(QfexSessionState.Closed, session.State);
         }
 
@@ -231,7 +240,7 @@ namespace Qfex.Tests
             QfexSession session = Connect("-NoReconnect");
             _server.DropConnections();
             WaitUntil(() => session.State == QfexSessionState.Closed, "the close");
-            Thread.Sleep(300);
+            // Closed is final: a closed session has no reconnect loop that could still authenticate.
             Assert.Single(Sent("auth"));
             Assert.Equal(0, session.Reconnects);
         }
@@ -265,9 +274,10 @@ namespace Qfex.Tests
             const int N = 5000;
             QfexSession session = Connect("-ReceiveBufferCapacity 1000");
             for (int i = 1; i <= N; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
-            WaitUntil(() => session.FramesPending == 1000, "a full buffer");
-            Thread.Sleep(200);
+            // The receive loop parks on the full buffer (the socket is no longer read) instead of dropping.
+            WaitUntil(() => session.Buffer.IsFull, "the receive loop to park on a full buffer");
             Assert.Equal(1000, session.FramesPending);
+            Assert.Equal(1000, session.FramesReceived);
             Assert.Equal(QfexSessionState.Open, session.State);
 
             var result = _ps.Run(@"
@@ -279,17 +289,68 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public void ReceiveSaysWhenTheBufferFilledUpAndTheWatchdogDoesNotMistakeItForADeadServer()
+        public void ReceiveWarnsOncePerBackpressureEpisodeNotOncePerCall()
         {
-            QfexSession session = Connect("-ReceiveBufferCapacity 1000 -IdleTimeoutSec 1");
+            // (That the watchdog never takes a full buffer for a dead server is SupervisorTests.AFullBufferIsBackpressureNotSilence.)
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
             for (int i = 1; i <= 1500; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
-            WaitUntil(() => session.FramesPending == 1000, "a full buffer");
-            Thread.Sleep(2500);   // longer than the idle timeout, while the socket is not read
-            Assert.Equal(0, session.Reconnects);
-            var result = _ps.Run("Receive-QfexFrame -Count 1500 -TimeoutSec 30").ThrowOnError();
+            WaitUntil(() => session.Buffer.IsFull, "a full buffer");
+            // A drain loop of many small reads: one warning for the episode, not one per call.
+            var result = _ps.Run("1..100 | ForEach-Object { Receive-QfexFrame -Count 15 -TimeoutSec 30 }").ThrowOnError();
             Assert.Equal(1500, result.Output.Count);
-            Assert.Contains(result.Warnings, w => w.Contains("reached its capacity of 1000 frames"));
+            Assert.Equal(new[] { "reached its capacity of 1000 frames" }, result.Warnings.Select(w => w.Contains("reached its capacity of 1000 frames") ? "reached its capacity of 1000 frames" : w));
             Assert.Empty(_ps.Run("Receive-QfexFrame").ThrowOnError().Warnings);
+
+            // A new episode gets its own warning.
+            for (int i = 1; i <= 1200; i++) _server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
+            WaitUntil(() => session.Buffer.IsFull, "a full buffer again");
+            Assert.Single(_ps.Run("Receive-QfexFrame -Count 1200 -TimeoutSec 30").ThrowOnError().Warnings);
+        }
+
+        [Fact]
+        public void AFilteredReadGetsItsFrameFromBehindAFullBuffer()
+        {
+            // Issue 17: 1,500 frames nobody takes, then the one wanted, with a capacity of 1,000.
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
+            for (int i = 1; i <= 1500; i++) _server.Push("{\"type\":\"noise\",\"i\":" + i + "}");
+            _server.Push("{\"type\":\"wanted\"}");
+            WaitUntil(() => session.Buffer.IsFull, "a full buffer");
+            var wanted = _ps.Run("Receive-QfexFrame -Type wanted -Count 1 -TimeoutSec 30").ThrowOnError();
+            Assert.Equal("wanted", Assert.IsType<QfexFrame>(Assert.Single(wanted.Output).BaseObject).Type);
+            // The noise is all still there, in order.
+            var noise = _ps.Run("Receive-QfexFrame -Count 1500 -TimeoutSec 30 | ForEach-Object { $_.Data.i }").ThrowOnError();
+            Assert.Equal(Enumerable.Range(1, 1500).Select(i => (long)i), noise.Output.Select(o => (long)o.BaseObject));
+        }
+
+        [Fact]
+        public void AFilteredReadBehindMoreThanTheOverflowSaysWhatFillsTheBuffer()
+        {
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
+            for (int i = 1; i <= 2500; i++) _server.Push("{\"type\":\"noise\",\"i\":" + i + "}");
+            _server.Push("{\"type\":\"wanted\"}");
+            WaitUntil(() => session.Buffer.IsFull, "a full buffer");
+            // Reported at once, not after the timeout: the wanted frame cannot arrive until the noise is read.
+            var result = _ps.Run("Receive-QfexFrame -Type wanted -Count 1 -TimeoutSec 600");
+            ErrorRecord error = Assert.Single(result.Errors);
+            Assert.StartsWith("QfexBufferFull,", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.LimitsExceeded, error.CategoryInfo.Category);
+            Assert.Contains("2000 noise", error.Exception.Message);
+            // Reading everything then gets every frame, the wanted one last, none lost.
+            var all = _ps.Run("Receive-QfexFrame -Count 2501 -TimeoutSec 30 | ForEach-Object { $_.Type }").ThrowOnError();
+            Assert.Equal(2501, all.Output.Count);
+            Assert.Equal("wanted", all.Output[2500].ToString());
+        }
+
+        [Fact]
+        public void AWaitThatTimesOutBehindAFullBufferSaysSo()
+        {
+            QfexSession session = Connect("-ReceiveBufferCapacity 1000");
+            for (int i = 1; i <= 2500; i++) _server.Push("{\"type\":\"noise\",\"i\":" + i + "}");
+            WaitUntil(() => session.Buffer.IsFull, "a full buffer");
+            var result = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -TimeoutSec 2");
+            ErrorRecord error = Assert.Single(result.Errors);
+            Assert.StartsWith("QfexTimeout,", error.FullyQualifiedErrorId);
+            Assert.Contains("receive buffer was full", error.Exception.Message);
         }
 
         [Fact]
@@ -321,8 +382,11 @@ namespace Qfex.Tests
             WaitUntil(() => md.Reconnects == 1 && md.State == QfexSessionState.Open, "the reconnect");
             // One subscribe per channel restores both symbols (the server records them as they arrive).
             WaitUntil(() => Sent("subscribe").Count() == 3, "the restored subscriptions");
-            Thread.Sleep(200);
+            // A barrier on the new connection: anything the session sent before it has reached the exchange.
+            _ps.Run("Send-QfexMessage -Session $args[0] -Message '{\"type\":\"qfex_test_barrier\"}' -WarningAction SilentlyContinue", md).ThrowOnError();
+            WaitUntil(() => Sent("qfex_test_barrier").Any(), "the barrier");
             Assert.Equal(3, Sent("subscribe").Count());
+            Assert.Equal(2, _server.Received.Select(r => r.ConnectionId).Distinct().Count());
         }
 
         [Fact]

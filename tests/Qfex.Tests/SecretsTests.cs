@@ -206,7 +206,7 @@ namespace Qfex.Tests
 
             // A drop: the session reconnects and re-authenticates with a fresh nonce and signature.
             server.DropConnections();
-            Assert.True(SpinWait.SpinUntil(() => session.Reconnects >= 1 && session.State == QfexSessionState.Open, TimeSpan.FromSeconds(30)), "no reconnect");
+            Wait.Until(() => session.Reconnects >= 1 && session.State == QfexSessionState.Open, "the reconnect");
             Run("Receive after reconnect", "Receive-QfexFrame -Session $s -Type qfex.reconnected -Count 1 -TimeoutSec 10 -Verbose -Debug -ErrorAction Continue -WarningAction Continue").ThrowOnError();
             Run("Send after reconnect", "Send-QfexMessage -Session $s -Type get_user_orders -Wait -Verbose -Debug -ErrorAction Continue -WarningAction Continue").ThrowOnError();
 

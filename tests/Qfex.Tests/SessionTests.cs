@@ -189,7 +189,7 @@ namespace Qfex.Tests
             _ps.Run("$args[0] | Disconnect-Qfex; $args[0] | Disconnect-Qfex", first).ThrowOnError();
             Assert.Equal(QfexSessionState.Closed, first.State);
             Assert.Empty(_ps.Run("Get-QfexSession").ThrowOnError().Output);
-            SpinWait.SpinUntil(() => server.ConnectionCount == 0, 5000);
+            Wait.Until(() => server.ConnectionCount == 0, "server.ConnectionCount == 0");
             Assert.Equal(0, server.ConnectionCount);
         }
 
@@ -312,7 +312,7 @@ namespace Qfex.Tests
                 '{""type"":""get_user_orders"",""params"":{""limit"":5}}' | Send-QfexMessage
                 @{ type = 'get_user_trades'; params = @{ limit = 7 } } | Send-QfexMessage
                 [pscustomobject]@{ Type = 'get_user_leverage'; Params = @{} } | Send-QfexMessage").ThrowOnError();
-            SpinWait.SpinUntil(() => server.Received.Count(r => r.Type != "auth") == 3, 5000);
+            Wait.Until(() => server.Received.Count(r => r.Type != "auth") == 3, "server.Received.Count(r => r.Type != 'auth') == 3");
             Assert.Equal(new[] { "get_user_orders", "get_user_trades", "get_user_leverage" },
                 server.Received.Where(r => r.Type != "auth").Select(r => r.Type));
             Assert.Equal(5L, ((PSObject)server.Received.First(r => r.Type == "get_user_orders").Params!).Properties["limit"].Value);
@@ -363,9 +363,9 @@ namespace Qfex.Tests
             QfexTestServer server = StartServer();
             QfexSession session = Connect("-NoReconnect");
             server.Push("{\"type\":\"last\"}");
-            SpinWait.SpinUntil(() => session.FramesReceived == 1, 5000);
+            Wait.Until(() => session.FramesReceived == 1, "session.FramesReceived == 1");
             server.DropConnections();
-            SpinWait.SpinUntil(() => session.State == QfexSessionState.Closed, 5000);
+            Wait.Until(() => session.State == QfexSessionState.Closed, "session.State == QfexSessionState.Closed");
             Assert.Equal(QfexSessionState.Closed, session.State);
 
             var receive = _ps.Run("Receive-QfexFrame -Count 2 -TimeoutSec 5");
@@ -412,11 +412,12 @@ namespace Qfex.Tests
             ps.Runspace = _ps.Runspace;
             ps.AddScript("Receive-QfexFrame -Count 1");
             IAsyncResult pending = ps.BeginInvoke();
-            Thread.Sleep(300);
+            // The receive is asleep on the buffer, waiting for a frame that does not come.
+            Wait.Until(() => session.Buffer.Sleepers == 1, "the receive to wait on the buffer");
             Assert.False(pending.IsCompleted);
-            var started = DateTime.UtcNow;
-            ps.Stop();
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(2));
+            // Ctrl+C ends the wait: Stop returns (within the hang bound) with the pipeline stopped.
+            Task stop = Task.Run(ps.Stop);
+            Wait.Until(() => stop.IsCompleted, "Stop to end the waiting receive");
             Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
 
             // The socket was not aborted: the session still receives.
@@ -451,7 +452,7 @@ namespace Qfex.Tests
             var output = new PSDataCollection<PSObject>();
             IAsyncResult pending = ps.BeginInvoke<PSObject, PSObject>(null, output);
             for (int i = 1; i <= 3; i++) server.Push("{\"type\":\"tick\",\"i\":" + i + "}");
-            Assert.True(SpinWait.SpinUntil(() => output.Count == 3, 10_000));
+            Wait.Until(() => output.Count == 3, "three frames streamed");
             Assert.False(pending.IsCompleted);
             server.DropConnections();
             Assert.True(pending.AsyncWaitHandle.WaitOne(10_000), "Receive -Continuous did not end when the session closed");
@@ -471,7 +472,7 @@ namespace Qfex.Tests
 
             server.Push("{\"type\":\"a\"}");
             server.Push("{\"type\":\"b\"}");
-            SpinWait.SpinUntil(() => ((QfexSession)_ps.Run("$s").Value()!).FramesPending == 2, 5000);
+            Wait.Until(() => ((QfexSession)_ps.Run("$s").Value()!).FramesPending == 2, "((QfexSession)_ps.Run('$s').Value()!).FramesPending == 2");
             var some = _ps.Run("Receive-QfexFrame -TimeoutSec 5").ThrowOnError();
             Assert.Equal(new[] { "a", "b" }, some.Output.Select(o => ((QfexFrame)o.BaseObject).Type));
         }

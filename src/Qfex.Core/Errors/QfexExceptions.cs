@@ -206,5 +206,6 @@ namespace Qfex.Errors
         internal const string NoSession = "QfexNoSession";
         internal const string InsecureUri = "QfexInsecureUri";
         internal const string ConflictingParameters = "QfexConflictingParameters";
+        internal const string BufferFull = "QfexBufferFull";
     }
 }

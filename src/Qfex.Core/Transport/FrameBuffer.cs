@@ -22,7 +22,10 @@ namespace Qfex.Transport
         private int _count;      // frames actually held
         private TaskCompletionSource<bool>? _room;
         private bool _completed;
-        private int _timesFull;
+        // Backpressure episodes: one starts when the producer first parks on a full buffer and ends when the
+        // buffer has been read empty; the user is warned once per episode, not once per read.
+        private bool _inEpisode;
+        private bool _episodeUnreported;
 
         // Readers wait on _gate itself (Monitor.Wait: the thread sleeps, it does not spin); _version counts
         // every change they could be waiting for, _sleepers how many sleep now (written under the lock).
@@ -48,8 +51,19 @@ namespace Qfex.Transport
         /// <summary>True while the producer waits for room (the socket is not being read).</summary>
         internal volatile bool IsFull;
 
-        /// <summary>How often the buffer filled up since the last call, and resets the count.</summary>
-        internal int TakeTimesFull() => Interlocked.Exchange(ref _timesFull, 0);
+        /// <summary>
+        /// True once per backpressure episode (from full to read empty), for the first reader that asks: the
+        /// moment to warn. False when there is no episode or it was already reported.
+        /// </summary>
+        internal bool TakeEpisodeToReport()
+        {
+            lock (_gate)
+            {
+                bool report = _episodeUnreported;
+                _episodeUnreported = false;
+                return report;
+            }
+        }
 
         /// <summary>How often the buffer has filled up so far (never reset): the watchdog's proof of backpressure.</summary>
         internal long FullEpisodes => Interlocked.Read(ref _fullEpisodes);
@@ -68,11 +82,41 @@ namespace Qfex.Transport
         /// </summary>
         internal void AllowOverflow(bool allow)
         {
+            lock (_gate) _answerAwaited = allow;
+            ReleaseProducerIfRoom();
+        }
+
+        /// <summary>
+        /// A filtered read (Receive-QfexFrame -Type) waits for frames that may sit behind frames it does not
+        /// take: while it waits, the buffer may grow to twice its capacity, as for -Wait. Dispose to stop.
+        /// </summary>
+        internal IDisposable HoldForFilteredRead()
+        {
+            lock (_gate) _filteredReaders++;
+            ReleaseProducerIfRoom();
+            return new FilteredReadHold(this);
+        }
+
+        private sealed class FilteredReadHold : IDisposable
+        {
+            private FrameBuffer? _buffer;
+
+            internal FilteredReadHold(FrameBuffer buffer) => _buffer = buffer;
+
+            public void Dispose()
+            {
+                FrameBuffer? buffer = Interlocked.Exchange(ref _buffer, null);
+                if (buffer != null)
+                    lock (buffer._gate) buffer._filteredReaders--;
+            }
+        }
+
+        private void ReleaseProducerIfRoom()
+        {
             TaskCompletionSource<bool>? room = null;
             lock (_gate)
             {
-                _overflow = allow;
-                if (allow && _room != null && _count < 2 * Capacity)
+                if (_room != null && Overflowing && _count < 2 * Capacity)
                 {
                     room = _room;
                     _room = null;
@@ -82,15 +126,40 @@ namespace Qfex.Transport
             room?.TrySetResult(true);
         }
 
-        private bool _overflow;
+        private bool _answerAwaited;
+        private int _filteredReaders;
 
-        private bool HasRoom => _count < Capacity || (_overflow && _count < 2 * Capacity);
+        /// <summary>Under the lock: whether the buffer may grow past its capacity now.</summary>
+        private bool Overflowing => _answerAwaited || _filteredReaders > 0;
+
+        /// <summary>True when even the overflow allowance is used up: nothing more can be read from the socket.</summary>
+        internal bool IsAtHardLimit
+        {
+            get { lock (_gate) return _count >= 2 * Capacity || (_count >= Capacity && !Overflowing && _room != null); }
+        }
+
+        private bool HasRoom => _count < Capacity || (Overflowing && _count < 2 * Capacity);
 
         /// <summary>
         /// A parked producer resumes only once a quarter of the buffer is free again (or an answer is
         /// awaited): resuming at every freed slot would wake it and park it again for each frame.
         /// </summary>
-        private bool CanResume => _count <= Capacity - Math.Max(1, Capacity / 4) || (_overflow && _count < 2 * Capacity);
+        private bool CanResume => _count <= Capacity - Math.Max(1, Capacity / 4) || (Overflowing && _count < 2 * Capacity);
+
+        /// <summary>The types that fill the buffer, most frequent first (for an error that says what to read).</summary>
+        internal IReadOnlyList<KeyValuePair<string, int>> TypeCounts(int top)
+        {
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            lock (_gate)
+            {
+                int length = _slots.Length;
+                for (int i = 0, at = _head; i < _span; i++, at = at + 1 == length ? 0 : at + 1)
+                    if (_slots[at] is QfexFrame f) counts[f.Type] = counts.TryGetValue(f.Type, out int n) ? n + 1 : 1;
+            }
+            var list = new List<KeyValuePair<string, int>>(counts);
+            list.Sort((a, b) => b.Value.CompareTo(a.Value));
+            return list.Count > top ? list.GetRange(0, top) : list;
+        }
 
         /// <summary>Completes when there is room for a frame (at once, almost always). Only the delivering code calls this.</summary>
         internal Task WaitForRoomAsync()
@@ -102,8 +171,12 @@ namespace Qfex.Transport
             {
                 if (HasRoom || _completed) return Task.CompletedTask;
                 _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                Interlocked.Increment(ref _timesFull);
                 Interlocked.Increment(ref _fullEpisodes);
+                if (!_inEpisode)
+                {
+                    _inEpisode = true;
+                    _episodeUnreported = true;
+                }
                 IsFull = true;
                 return _room.Task;
             }
@@ -263,6 +336,7 @@ namespace Qfex.Transport
                     _head = _head + 1 == length ? 0 : _head + 1;
                     _span--;
                 }
+                if (_count == 0) _inEpisode = false;   // read empty: the backpressure episode is over
                 if (_room != null && CanResume)
                 {
                     room = _room;

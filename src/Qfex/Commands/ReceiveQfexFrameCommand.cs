@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -45,9 +46,9 @@ namespace Qfex.Commands
             }
             finally
             {
-                int full = session.Buffer.TakeTimesFull();
-                if (full > 0)
-                    WriteWarning($"The receive buffer of session {session.Id} reached its capacity of {session.Buffer.Capacity} frames {full} time(s); " +
+                // Once per backpressure episode (from full to read empty), not once per call of a drain loop.
+                if (session.Buffer.TakeEpisodeToReport())
+                    WriteWarning($"The receive buffer of session {session.Id} reached its capacity of {session.Buffer.Capacity} frames; " +
                         "the module stopped reading the socket until there was room, so no frame was dropped. Receive more often, or raise Connect-Qfex -ReceiveBufferCapacity.");
             }
         }
@@ -71,6 +72,9 @@ namespace Qfex.Commands
                 return;
             }
 
+            // A filtered read may wait for frames queued behind frames it does not take: while it waits, the
+            // buffer may overflow (up to twice its capacity) so the socket is still read.
+            using IDisposable? hold = types != null ? buffer.HoldForFilteredRead() : null;
             Stopwatch clock = Stopwatch.StartNew();
             TimeSpan? limit = hasTimeout ? TimeSpan.FromSeconds(TimeoutSec) : (TimeSpan?)null;
             int wanted = hasCount ? Count : int.MaxValue;
@@ -92,6 +96,18 @@ namespace Qfex.Commands
                 {
                     WriteQfexError(session.ClosedException(
                         (session.CloseReason ?? "The session is closed.") + $" {got} frame(s) were received by this call; no more will arrive."), session);
+                    return;
+                }
+
+                if (types != null && buffer.IsAtHardLimit)
+                {
+                    // Nothing more can be read from the socket until frames of other types are taken: say so now
+                    // rather than wait for a frame that cannot arrive.
+                    string filling = string.Join(", ", buffer.TypeCounts(3).Select(t => $"{t.Value} {t.Key}"));
+                    WriteQfexError(new QfexException(ErrorIds.BufferFull, ErrorCategory.LimitsExceeded,
+                        $"The receive buffer of session {session.Id} is full ({buffer.Count} frames: {filling}) with frames of other types than {string.Join(", ", Type!)}, " +
+                        $"so no more can be read from the socket. {got} frame(s) were received by this call. Take the other frames too (Receive-QfexFrame without -Type), " +
+                        "or raise Connect-Qfex -ReceiveBufferCapacity."), session);
                     return;
                 }
 

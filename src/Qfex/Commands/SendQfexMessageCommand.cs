@@ -155,8 +155,11 @@ namespace Qfex.Commands
                 if (!answered && session.Finish(ticket, out answer)) answered = true;
                 if (!answered)
                 {
+                    string full = session.Buffer.IsAtHardLimit
+                        ? $" The receive buffer was full ({session.Buffer.Count} frames), so the answer may be behind frames not yet read: take them with Receive-QfexFrame, or raise Connect-Qfex -ReceiveBufferCapacity."
+                        : string.Empty;
                     WriteQfexError(new QfexTimeoutException(ErrorIds.Timeout,
-                        $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again.")
+                        $"No answer to {message.Type} arrived within {TimeoutSec} s. The request was sent: check its outcome before sending it again." + full)
                     {
                         RequestOutcome = QfexRequestOutcome.SentOutcomeUnknown,
                         RequestType = message.Type,
