@@ -269,6 +269,31 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void AQuietHealthyMarketDataSessionIsNeverReplaced()
+        {
+            // Issue 12: market-data channels can stay silent for long; silence is not death. Liveness is the
+            // WebSocket ping, which a healthy server answers: many ping/pong rounds, well past the idle
+            // timeout, and the same connection is still in use.
+            var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe candle -Symbol AAPL-USD -IdleTimeoutSec 2").ThrowOnError().Value()!;
+            Wait.Until(() => _server.Faults.Connections.Any(c => c.IsMarketData && c.PingsReceived >= 6), "six pings from the session (3 idle timeouts)");
+            Assert.Equal(0, md.Reconnects);
+            Assert.Equal(QfexSessionState.Open, md.State);
+            Assert.Equal(1, md.FramesReceived);   // the subscription's acknowledgement, nothing else
+        }
+
+        [Fact]
+        public void AHalfOpenMarketDataConnectionIsReplaced()
+        {
+            // TCP up, the peer silent (its pongs withheld): the runtime's ping goes unanswered and the session reconnects.
+            Assert.NotNull(Qfex.Transport.SocketLink.KeepAliveTimeout);
+            _server.Faults.WithholdPongs = true;
+            var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe bbo -Symbol AAPL-USD -IdleTimeoutSec 1").ThrowOnError().Value()!;
+            Wait.Until(() => md.Reconnects >= 1 || md.Core.DrainLog().Any(l => l.Contains("Connection lost")), "the half-open connection to be dropped");
+            _server.Faults.WithholdPongs = false;
+            Wait.Until(() => md.Reconnects >= 1 && md.State == QfexSessionState.Open, "the reconnect");
+        }
+
+        [Fact]
         public void FullBufferStopsReadingInsteadOfDropping()
         {
             const int N = 5000;
