@@ -227,6 +227,10 @@ namespace Qfex.Tests
         {
             SessionCore core = OpenCore();
             await core.DeliverAsync(Frame("{\"type\":\"tick\"}"), T0);
+            core.LinkLost(core.Generation, "dropped", mayReconnect: true);
+            Assert.Equal(0, core.Reconnects);
+            Assert.True(core.TryOpen(core.BeginLink()));
+            Assert.Equal(1, core.Reconnects);   // counted with the state change, not later
             await core.DeliverReconnectNoticeAsync("dropped", cancelOnDisconnect: true);
             var frames = new System.Collections.Generic.List<QfexFrame>();
             core.Buffer.TryTakeMany(null, 10, frames);

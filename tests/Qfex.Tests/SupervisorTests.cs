@@ -167,6 +167,8 @@ namespace Qfex.Tests
             Wait.Until(() => session.State == QfexSessionState.Open, "the reconnect");
             Assert.Equal(2, LinkCount);
             Assert.Equal(1, session.Reconnects);
+            // The notice follows the state change into the stream.
+            Wait.Until(() => session.FramesPending == 1, "the reconnect notice");
 
             var frames = new List<QfexFrame>();
             session.Buffer.TryTakeMany(null, 10, frames);

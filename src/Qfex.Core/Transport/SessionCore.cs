@@ -96,7 +96,10 @@ namespace Qfex.Transport
 
         internal long FramesReceived => Interlocked.Read(ref _sequence);
 
-        internal int Reconnects => Volatile.Read(ref _reconnects);
+        internal int Reconnects
+        {
+            get { lock (_gate) return _reconnects; }
+        }
 
         // ------------------------------------------------------------------ background log
 
@@ -130,12 +133,17 @@ namespace Qfex.Transport
                 if (generation == _generation) _authenticated = true;
         }
 
-        /// <summary>Connecting or Reconnecting to Open, only for the current connection and only if nothing closed the session meanwhile.</summary>
+        /// <summary>
+        /// Connecting or Reconnecting to Open, only for the current connection and only if nothing closed the
+        /// session meanwhile. Reopening after a drop counts the reconnect in the same step, so Reconnects and
+        /// State never disagree.
+        /// </summary>
         internal bool TryOpen(int generation)
         {
             lock (_gate)
             {
                 if (generation != _generation || (_state != QfexSessionState.Connecting && _state != QfexSessionState.Reconnecting)) return false;
+                if (_state == QfexSessionState.Reconnecting) _reconnects++;
                 _state = QfexSessionState.Open;
                 _connectedAt = _utcNow();
                 return true;
@@ -424,7 +432,7 @@ namespace Qfex.Transport
         /// <summary>The reconnect notice: a frame of type qfex.reconnected, in sequence, so scripts reading the stream can react.</summary>
         internal Task DeliverReconnectNoticeAsync(string reason, bool cancelOnDisconnect)
         {
-            int count = Interlocked.Increment(ref _reconnects);
+            int count = Reconnects;
             string raw = PSJson.Serialize(new Dictionary<string, object>
             {
                 ["type"] = ReconnectedType,
