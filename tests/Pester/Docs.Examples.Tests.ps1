@@ -517,11 +517,6 @@ BeforeAll {
         exit $(if ($QfexDocsFailures.Count -gt 0) { 1 } else { 0 })
     }
 
-    # A fault of the module, not of the docs: about one cold connect in 150, under load, fails while
-    # authenticating because the receive loop's ReceiveAsync(Memory) fast path (SocketReceiver) throws
-    # InvalidOperationException from PoolingAsyncValueTaskMethodBuilder...GetResult. A block that fails
-    # with exactly this runs once more; any other failure, or this one twice, fails the test.
-    $KnownTransportRace = 'The connection was lost: Operation is not valid due to the current state of the object\.'
 
     $WorkDirectory = Join-Path ([System.IO.Path]::GetTempPath()) ('qfex-docs-' + [guid]::NewGuid().ToString('N'))
     $null = New-Item -ItemType Directory -Path $WorkDirectory -Force
@@ -686,11 +681,6 @@ Describe 'Documented examples' {
         $live | Should -BeNullOrEmpty -Because 'a Connect-Qfex without -Uri would reach a live exchange: add a substitution, or list the block as not runnable'
 
         $result = Invoke-DocExample -Block $Block -Entry $Entry -Before $Before
-        if ($result.Stderr -match $KnownTransportRace) {
-            # Not the docs: a connection the module itself lost during authentication (see $KnownTransportRace).
-            Write-Warning "$Id`: the module lost a connection (a known race in its receive loop), so the block runs again. $($result.Stderr)"
-            $result = Invoke-DocExample -Block $Block -Entry $Entry -Before $Before
-        }
         $diagnosis = "`n--- block as run:`n$($result.Code)`n--- stdout:`n$($result.Stdout)`n--- stderr:`n$($result.Stderr)"
         if ($Listed) {
             $diagnosis = "`nIt is listed as not runnable ($($Listed.Reason)) with hash $($Listed.Hash), but its hash is now $($Block.Hash): decide again.$diagnosis"
