@@ -32,13 +32,33 @@ namespace Qfex.Transport
         private long _version;
         private int _sleepers;
 
-        internal FrameBuffer(int capacity)
+        internal FrameBuffer(int capacity, long byteBudget = DefaultByteBudget)
         {
             if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
+            if (byteBudget < 1) throw new ArgumentOutOfRangeException(nameof(byteBudget));
             Capacity = capacity;
+            ByteBudget = byteBudget;
         }
 
+        /// <summary>
+        /// The bytes a session may hold in pending frames (their text and objects), on top of the frame count:
+        /// 64 MiB, so a server sending large frames to a session nobody reads cannot take more than that
+        /// (twice that while an answer or a filtered read waits). A frame larger than what is left still goes
+        /// into an empty buffer: the maximum frame size (4 MiB) bounds it.
+        /// </summary>
+        internal const long DefaultByteBudget = 64L * 1024 * 1024;
+
         internal int Capacity { get; }
+
+        internal long ByteBudget { get; }
+
+        private long _bytes;
+
+        /// <summary>The bytes the pending frames hold now.</summary>
+        internal long Bytes
+        {
+            get { lock (_gate) return _bytes; }
+        }
 
         internal int Count
         {
@@ -116,7 +136,7 @@ namespace Qfex.Transport
             TaskCompletionSource<bool>? room = null;
             lock (_gate)
             {
-                if (_room != null && Overflowing && _count < 2 * Capacity)
+                if (_room != null && Overflowing && WithinOverflow)
                 {
                     room = _room;
                     _room = null;
@@ -135,16 +155,29 @@ namespace Qfex.Transport
         /// <summary>True when even the overflow allowance is used up: nothing more can be read from the socket.</summary>
         internal bool IsAtHardLimit
         {
-            get { lock (_gate) return _count >= 2 * Capacity || (_count >= Capacity && !Overflowing && _room != null); }
+            get { lock (_gate) return !WithinOverflow || (!Within(Capacity, ByteBudget) && !Overflowing && _room != null); }
         }
 
-        private bool HasRoom => _count < Capacity || (Overflowing && _count < 2 * Capacity);
+        /// <summary>Under the lock: the count and the bytes are both under the given limits (an empty buffer always takes a frame).</summary>
+        private bool Within(int frames, long bytes) => _count < frames && (_bytes < bytes || _count == 0);
+
+        private bool WithinOverflow => Within(2 * Capacity, 2 * ByteBudget);
+
+        private bool HasRoom => Within(Capacity, ByteBudget) || (Overflowing && WithinOverflow);
 
         /// <summary>
-        /// A parked producer resumes only once a quarter of the buffer is free again (or an answer is
-        /// awaited): resuming at every freed slot would wake it and park it again for each frame.
+        /// A parked producer resumes only once a quarter of the buffer is free again, by count and by bytes (or
+        /// an answer is awaited): resuming at every freed slot would wake it and park it again for each frame.
         /// </summary>
-        private bool CanResume => _count <= Capacity - Math.Max(1, Capacity / 4) || (Overflowing && _count < 2 * Capacity);
+        private bool CanResume =>
+            (_count <= Capacity - Math.Max(1, Capacity / 4) && _bytes <= ByteBudget - ByteBudget / 4) || (Overflowing && WithinOverflow);
+
+        /// <summary>
+        /// Without the lock: whether <paramref name="frames"/> more frames of <paramref name="bytes"/> would still fit
+        /// under the limits (possibly stale; the receive loop stages a burst only while this holds).
+        /// </summary>
+        internal bool RoomHint(int frames, long bytes) =>
+            Volatile.Read(ref _count) + frames < Capacity && Interlocked.Read(ref _bytes) + bytes < ByteBudget;
 
         /// <summary>The types that fill the buffer, most frequent first (for an error that says what to read).</summary>
         internal IReadOnlyList<KeyValuePair<string, int>> TypeCounts(int top)
@@ -166,7 +199,7 @@ namespace Qfex.Transport
         {
             // Without the lock first: the delivering code is what adds (besides a rare Return), so a stale
             // count is almost always too high (a reader took frames meanwhile) and the locked check decides.
-            if (CountHint < Capacity && !IsFull) return Task.CompletedTask;
+            if (CountHint < Capacity && Interlocked.Read(ref _bytes) < ByteBudget && !IsFull) return Task.CompletedTask;
             lock (_gate)
             {
                 if (HasRoom || _completed) return Task.CompletedTask;
@@ -216,6 +249,7 @@ namespace Qfex.Transport
             _slots[at < _slots.Length ? at : at - _slots.Length] = frame;
             _span++;
             _count++;
+            Interlocked.Add(ref _bytes, frame.Size);
         }
 
         /// <summary>Under the lock.</summary>
@@ -289,6 +323,7 @@ namespace Qfex.Transport
                 _head = 0;
                 _span = frames.Count;
                 _count = frames.Count;
+                Interlocked.Add(ref _bytes, frame.Size);
                 Interlocked.Increment(ref _version);
                 WakeReaders();
             }
@@ -327,6 +362,7 @@ namespace Qfex.Transport
                     into.Add(candidate);
                     taken++;
                     _count--;
+                    Interlocked.Add(ref _bytes, -candidate.Size);
                 }
                 if (taken == 0) return 0;
 

@@ -41,7 +41,7 @@ namespace Qfex
         {
             _options = options;
             Id = Interlocked.Increment(ref s_lastId);
-            Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime);
+            Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime, options.BufferBytes);
             Supervisor = new SessionSupervisor(Core, options, open == null
                 ? (setup, token) => SocketLink.OpenAsync(Core, options, setup, token)
                 : (setup, token) => open(Core, setup, token));

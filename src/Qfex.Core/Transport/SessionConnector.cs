@@ -12,6 +12,18 @@ namespace Qfex.Transport
         internal static async Task<QfexSession> ConnectAsync(SessionOptions options, Action<string> log, CancellationToken cancellationToken)
         {
             Uri uri = options.Uri;
+            if (!string.IsNullOrEmpty(uri.UserInfo))
+            {
+                // Never repeated, not even in the error: a password there would end up in Session.Uri, in logs, on screen.
+                options.Uri = WithoutUserInfo(uri);
+                throw new QfexInsecureUriException(
+                    $"Refusing '{options.Uri}' given with user information (user:password@ before the host): it would be kept and shown with the address. Remove it; credentials go in -Credential, -ApiKey/-ApiSecret or -Jwt.");
+            }
+            if (options.Proxy != null && !string.IsNullOrEmpty(options.Proxy.UserInfo))
+            {
+                options.Proxy = WithoutUserInfo(options.Proxy);
+                throw new QfexInsecureUriException($"Refusing the proxy '{options.Proxy}' given with user information: remove it.");
+            }
             if (!Endpoints.IsWebSocketScheme(uri))
                 throw new QfexConnectionException(ErrorIds.ConnectFailed, $"'{uri}' is not a WebSocket address; use wss:// (or ws:// to loopback).");
             if (!Endpoints.IsAllowed(uri))
@@ -24,6 +36,10 @@ namespace Qfex.Transport
             try
             {
                 await session.StartAsync(log, cancellationToken).ConfigureAwait(false);
+                // Closed in the instant between opening and returning (a server that closed at once, with
+                // -NoReconnect): fail with its reason rather than hand back a dead session.
+                if (session.State == QfexSessionState.Closed)
+                    throw new QfexConnectionException(ErrorIds.ConnectFailed, $"The connection to {session.Uri} closed as soon as it opened: {session.CloseReason}");
                 return session;
             }
             catch
@@ -33,6 +49,8 @@ namespace Qfex.Transport
                 throw;
             }
         }
+
+        internal static Uri WithoutUserInfo(Uri uri) => new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty }.Uri;
 
         private static Uri WithApiKey(Uri uri, string publicKey)
         {

@@ -41,19 +41,21 @@ namespace Qfex.Transport
         private readonly Func<DateTime> _utcNow;
         private QfexSessionState _state = QfexSessionState.Connecting;
         private int _generation;
+        // A connection that ended while it was being set up: it must never become the open one.
+        private int _failedSetup;
         private bool _authenticated;
         private DateTime _connectedAt;
         private string? _closeReason;
         private long _sequence;
         private int _reconnects;
 
-        internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow)
+        internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow, long bufferBytes = FrameBuffer.DefaultByteBudget)
         {
             Id = id;
             Uri = uri;
             Endpoint = endpoint;
             _utcNow = utcNow;
-            Buffer = new FrameBuffer(bufferCapacity);
+            Buffer = new FrameBuffer(bufferCapacity, bufferBytes);
             Subscriptions = new SubscriptionTracker(endpoint);
         }
 
@@ -142,7 +144,8 @@ namespace Qfex.Transport
         {
             lock (_gate)
             {
-                if (generation != _generation || (_state != QfexSessionState.Connecting && _state != QfexSessionState.Reconnecting)) return false;
+                if (generation != _generation || generation == _failedSetup
+                    || (_state != QfexSessionState.Connecting && _state != QfexSessionState.Reconnecting)) return false;
                 if (_state == QfexSessionState.Reconnecting) _reconnects++;
                 _state = QfexSessionState.Open;
                 _connectedAt = _utcNow();
@@ -164,6 +167,7 @@ namespace Qfex.Transport
                 if (_state != QfexSessionState.Open)
                 {
                     result = LinkLoss.SetupFailed;
+                    _failedSetup = generation;
                     failed = new List<RequestTicket>();
                 }
                 else
@@ -394,10 +398,11 @@ namespace Qfex.Transport
                 }
             }
 
-            if (stage && numbered == null && Buffer.CountHint + _staged.Count + 1 < Buffer.Capacity)
+            if (stage && numbered == null && Buffer.RoomHint(_staged.Count + 1, _stagedBytes + content.Size))
             {
                 lock (_deliverGate)
                 {
+                    _stagedBytes += content.Size;
                     _staged.Add(new StagedFrame(content, receivedAt));
                     if (_staged.Count >= StageBatch) FlushStagedLocked();
                 }
@@ -471,6 +476,7 @@ namespace Qfex.Transport
 
         // Only the receive loop stages; any thread may flush (under _deliverGate).
         private readonly List<StagedFrame> _staged = new List<StagedFrame>(StageBatch);
+        private long _stagedBytes;
         private readonly List<QfexFrame> _flushing = new List<QfexFrame>(StageBatch);
 
         /// <summary>Hands staged frames to the buffer (the receive loop calls it before it waits on the network).</summary>
@@ -485,6 +491,7 @@ namespace Qfex.Transport
             if (_staged.Count == 0) return;
             foreach (StagedFrame staged in _staged) _flushing.Add(Number(staged.Content, staged.ReceivedAt));
             _staged.Clear();
+            _stagedBytes = 0;
             Buffer.AddRange(_flushing);
             _flushing.Clear();
         }

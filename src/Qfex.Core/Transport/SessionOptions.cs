@@ -47,6 +47,12 @@ namespace Qfex.Transport
         internal const int DefaultMaxFrameBytes = 4 * 1024 * 1024;
 
         internal int BufferCapacity { get; set; } = DefaultBufferCapacity;
+
+        /// <summary>The bytes pending frames may hold, on top of the frame count (see FrameBuffer.DefaultByteBudget).</summary>
+        internal long BufferBytes { get; set; } = FrameBuffer.DefaultByteBudget;
+
+        /// <summary>A proxy the user asked for (Connect-Qfex -Proxy); null: none, whatever the environment says.</summary>
+        internal Uri? Proxy { get; set; }
         internal int MaxFrameBytes { get; set; } = DefaultMaxFrameBytes;
         internal bool Reconnect { get; set; } = true;
         internal int MaxReconnectAttempts { get; set; } = 10;

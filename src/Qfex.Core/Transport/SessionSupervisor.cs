@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Qfex.Errors;
 using Qfex.Protocol;
 
 namespace Qfex.Transport
@@ -53,10 +54,12 @@ namespace Qfex.Transport
             if (!_core.TryOpen(link.Generation))
             {
                 link.Abort("The session closed while it was being set up.");
+                // Ended as it was set up (a server that closed right after the handshake): the connect fails with its reason.
+                if (link.EndReason is string ended)
+                    throw new QfexConnectionException(ErrorIds.ConnectFailed, $"The connection to {_options.Uri} ended as it was being set up: {ended}");
                 throw _core.ClosedException(_core.CloseReason ?? "The connection closed while it was being set up.");
             }
             StartWatchdog();
-            HandleEarlyEnd(link);
         }
 
         /// <summary>
@@ -83,15 +86,6 @@ namespace Qfex.Transport
                 _core.Log($"Connection lost ({reason}) The session is closed.");
                 StopWatchdog();
             }
-        }
-
-        /// <summary>
-        /// A connection that died while it was being set up was reported as a failed setup; once the session is
-        /// Open on it, the same end is handled again as the drop it is.
-        /// </summary>
-        private void HandleEarlyEnd(ISessionLink link)
-        {
-            if (link.EndReason is string reason) OnLinkEnded(link, reason);
         }
 
         private async Task ReconnectLoopAsync(string reason, int epoch)
@@ -147,9 +141,8 @@ namespace Qfex.Transport
         {
             lock (_gate) _link = link;
             if (!_core.TryOpen(link.Generation))
-                throw _core.ClosedException(_core.CloseReason ?? "The session closed while it was reconnecting.");
+                throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
             opened();
-            HandleEarlyEnd(link);
             await _core.DeliverReconnectNoticeAsync(reason, _options.CancelOnDisconnect).ConfigureAwait(false);
         }
 

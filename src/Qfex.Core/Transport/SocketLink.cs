@@ -116,10 +116,11 @@ namespace Qfex.Transport
                 System.Net.ServicePoint point = System.Net.ServicePointManager.FindServicePoint(http);
                 if (point.ConnectionLimit < 64) point.ConnectionLimit = 64;
             }
-            setup.Log($"Connecting to {options.Uri} ({options.Endpoint}).");
+            setup.Log($"Connecting to {options.Uri} ({options.Endpoint})" + (options.Proxy != null ? $" through the proxy {options.Proxy.GetLeftPart(UriPartial.Authority)}." : ", without a proxy."));
+            IDisposable? invoker = null;
             try
             {
-                await socket.ConnectAsync(options.Uri, linked.Token).ConfigureAwait(false);
+                invoker = await ConnectAsync(socket, options, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -129,10 +130,14 @@ namespace Qfex.Transport
             catch (Exception e) when (e is WebSocketException || e is System.Net.Http.HttpRequestException || e is System.IO.IOException || e is System.Net.Sockets.SocketException)
             {
                 socket.Dispose();
-                throw new QfexConnectionException(ErrorIds.ConnectFailed, $"Could not connect to {options.Uri}: {Describe(e)}", e);
+                invoker?.Dispose();
+                string redirect = e.Message.IndexOf("status code '30", StringComparison.Ordinal) >= 0
+                    ? " The server answered with a redirect, which is never followed (it could lead the session, with its credentials, to another host or to ws://): connect to the address you mean directly."
+                    : string.Empty;
+                throw new QfexConnectionException(ErrorIds.ConnectFailed, $"Could not connect to {options.Uri}: {Describe(e)}{redirect}", e);
             }
 
-            var link = new SocketLink(core, options, setup, socket, generation);
+            var link = new SocketLink(core, options, setup, socket, generation) { _invoker = invoker };
             link._receiveLoop = Task.Run(link.ReceiveLoopAsync, CancellationToken.None);
             setup.Log($"Connected to {options.Uri}.");
             try
@@ -186,6 +191,61 @@ namespace Qfex.Transport
             }
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
         }
+
+        /// <summary>
+        /// Opens the socket to exactly the address asked for: no redirect is followed (a redirect could take the
+        /// session, and its credentials, to another host or to clear-text ws://) and no proxy is used unless the
+        /// user named one (never for ws:// to loopback), whatever HTTP_PROXY/ALL_PROXY say. On PowerShell 7
+        /// (.NET 7+) the socket connects through its own HTTP handler, configured so; the runtime's overload that
+        /// takes it is bound by reflection (netstandard2.0 cannot name it). Windows PowerShell's ClientWebSocket
+        /// has no such overload: there the proxy setting applies and redirects are the runtime's.
+        /// </summary>
+        private static async Task<IDisposable?> ConnectAsync(ClientWebSocket socket, SessionOptions options, CancellationToken cancellationToken)
+        {
+            System.Net.IWebProxy? proxy = options.Proxy == null ? null : new System.Net.WebProxy(options.Proxy);
+            if (ConnectWithInvoker != null && SocketsHttpHandler != null)
+            {
+                var handler = (System.Net.Http.HttpMessageHandler)Activator.CreateInstance(SocketsHttpHandler)!;
+                SocketsHttpHandler.GetProperty("AllowAutoRedirect")!.SetValue(handler, false);
+                SocketsHttpHandler.GetProperty("UseProxy")!.SetValue(handler, proxy != null);
+                if (proxy != null) SocketsHttpHandler.GetProperty("Proxy")!.SetValue(handler, proxy);
+                var invoker = new System.Net.Http.HttpMessageInvoker(handler, disposeHandler: true);
+                try
+                {
+                    Task connect;
+                    try
+                    {
+                        connect = (Task)ConnectWithInvoker.Invoke(socket, new object[] { options.Uri, invoker, cancellationToken })!;
+                    }
+                    catch (TargetInvocationException e) when (e.InnerException != null)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                        throw;
+                    }
+                    await connect.ConfigureAwait(false);
+                    return invoker;
+                }
+                catch
+                {
+                    invoker.Dispose();
+                    throw;
+                }
+            }
+            socket.Options.Proxy = proxy;
+            await socket.ConnectAsync(options.Uri, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        private static readonly MethodInfo? ConnectWithInvoker =
+            typeof(ClientWebSocket).GetMethod(nameof(ClientWebSocket.ConnectAsync), new[] { typeof(Uri), typeof(System.Net.Http.HttpMessageInvoker), typeof(CancellationToken) });
+
+        private static readonly Type? SocketsHttpHandler = Type.GetType("System.Net.Http.SocketsHttpHandler, System.Net.Http", throwOnError: false);
+
+        /// <summary>Whether this runtime connects through the module's own handler (no redirects, no implicit proxy).</summary>
+        internal static bool ControlsRedirectsAndProxy => ConnectWithInvoker != null && SocketsHttpHandler != null;
+
+        // The HTTP handler the socket was opened through (PowerShell 7), released with the connection.
+        private IDisposable? _invoker;
 
         /// <summary>ClientWebSocketOptions.KeepAliveTimeout, where the runtime has it (.NET 9+).</summary>
         internal static readonly PropertyInfo? KeepAliveTimeout =
@@ -503,7 +563,12 @@ namespace Qfex.Transport
                         closeReason + " That frame, and any sent after it on that connection, could not be read."), DateTime.UtcNow).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (!(e is OutOfMemoryException))
+            catch (OutOfMemoryException)
+            {
+                // Reported as what it is, never as "the server closed the connection".
+                closeReason = $"The process ran out of memory (OutOfMemoryException) while receiving a frame ({count} bytes read so far, {_core.Buffer.Count} frames pending); the connection was dropped.";
+            }
+            catch (Exception e)
             {
                 // A fault in the module's own code ends this socket like a lost connection, and says so (in the
                 // session's log and CloseReason) instead of ending the loop silently behind a wrong reason.
@@ -514,6 +579,7 @@ namespace Qfex.Transport
                 _core.FlushStaged();   // nothing received is lost with the socket
                 ArrayPool<byte>.Shared.Return(buffer);
                 _socket.Dispose();
+                _invoker?.Dispose();
                 EndReason = closeReason;
                 _setup.Ended(this, closeReason);
             }

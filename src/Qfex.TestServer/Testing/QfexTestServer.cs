@@ -368,6 +368,12 @@ namespace Qfex
                     return;
 
                 connection.MarkUpgraded(handshake);
+                if (Faults.CloseAfterUpgrade is int closeStatus)
+                {
+                    // A server that accepts the socket and closes it at once (fault injection).
+                    await connection.CloseAsync(closeStatus, Faults.CloseAfterUpgradeReason).ConfigureAwait(false);
+                    return;
+                }
                 if (connection.IsMarketData)
                 {
                     StartPings(connection);

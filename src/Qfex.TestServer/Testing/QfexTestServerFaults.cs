@@ -55,6 +55,16 @@ namespace Qfex
         }
 
         /// <summary>
+        /// When set, every new connection is closed with this status (and <see cref="CloseAfterUpgradeReason"/>)
+        /// right after its WebSocket handshake: a server that accepts the socket and goes away before anything
+        /// else happens. Default null (off).
+        /// </summary>
+        public int? CloseAfterUpgrade { get; set; }
+
+        /// <summary>The close reason sent with <see cref="CloseAfterUpgrade"/>.</summary>
+        public string? CloseAfterUpgradeReason { get; set; }
+
+        /// <summary>
         /// When true, pings from clients are counted (<see cref="QfexTestServerConnection.PingsReceived"/>)
         /// but not answered, on existing and new connections: a half-open or stuck exchange as a
         /// client's keep-alive sees it. Default false.

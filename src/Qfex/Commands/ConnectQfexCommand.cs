@@ -90,6 +90,11 @@ namespace Qfex.Commands
         [ValidateRequestWeight]
         public System.Collections.IDictionary? RequestWeight { get; set; }
 
+        /// <summary>An HTTP proxy to connect through (wss only). Without it no proxy is used, whatever the environment says.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? Proxy { get; set; }
+
         /// <summary>Silence, in seconds, after which the connection is presumed dead and replaced; 0 turns the watchdog off.</summary>
         [Parameter]
         [ValidateRange(0, 3600)]
@@ -114,6 +119,9 @@ namespace Qfex.Commands
                     "The trade endpoint needs credentials: -Credential, -ApiKey with -ApiSecret, or -Jwt. Only -Endpoint MarketData connects without them."), null);
             if (Endpoint == QfexEndpoint.MarketData && credentials != null)
                 WriteWarning("The market-data endpoint takes no credentials; they are not sent.");
+            if (Proxy != null && (Uri ?? Endpoints.For(Environment, Endpoint)) is Uri target && Endpoints.IsLoopback(target))
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-Proxy is never used for a loopback address: the connection stays on this machine."), null);
             if (Endpoint == QfexEndpoint.MarketData && CancelOnDisconnect)
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "-CancelOnDisconnect applies to the trade endpoint only."), null);
@@ -139,6 +147,7 @@ namespace Qfex.Commands
                 RateLimitWindow = TimeSpan.FromSeconds(RateLimitWindowSec),
                 WeightOverrides = weights,
                 IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
+                Proxy = Proxy,
             };
 
             SessionOptionHooks.Apply(options);
