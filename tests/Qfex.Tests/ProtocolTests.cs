@@ -253,6 +253,34 @@ namespace Qfex.Tests
             Assert.False(matcher.Matches(Frame("subscribed", "{\"subscribed\":\"fills\"}")));
         }
 
+        [Theory]
+        [InlineData("{\"type\":\"b\",\"Type\":\"c\"}", "c")]
+        [InlineData("{\"Type\":\"c\",\"type\":\"b\"}", "b")]
+        [InlineData("[{\"TYPE\":\"x\",\"type\":\"y\"}]", "y")]
+        public void TypeAndDataAgreeWhenKeysDifferOnlyInCase(string json, string type)
+        {
+            // Issue 18: Data holds such keys as one property, the last one winning; Type is read the same way.
+            FrameContent content = Read(json).Single();
+            Assert.Equal(type, content.Type);
+            var data = (PSObject)new QfexFrame(1, content.Type, content.Raw, DateTime.UtcNow, 1).Data!;
+            Assert.Equal(type, data.Properties["type"].Value);
+        }
+
+        [Fact]
+        public async System.Threading.Tasks.Task ParsingIsLinearInTheKeyCount()
+        {
+            // Issue 18: 200,000 keys (one object) took minutes when duplicates were checked by a scan of every key
+            // so far. Linear, it is a fraction of a second; the hang bound catches a quadratic parser.
+            var json = new StringBuilder("{\"type\":\"wide\"");
+            for (int i = 0; i < 200_000; i++) json.Append(",\"k").Append(i).Append("\":").Append(i);
+            json.Append('}');
+            var parse = System.Threading.Tasks.Task.Run(() => PSJson.Parse(json.ToString()));
+            Wait.Until(() => parse.IsCompleted, "200,000 keys to be parsed");
+            var wide = (PSObject)(await parse)!;
+            Assert.Equal(200_001, wide.Properties.Count());
+            Assert.Equal(199_999L, wide.Properties["K199999"].Value);
+        }
+
         private static QfexFrame Frame(string type, string raw) => new QfexFrame(1, type, raw, DateTime.UtcNow, 1);
 
         private static QfexFrame ErrorFrame(string raw)

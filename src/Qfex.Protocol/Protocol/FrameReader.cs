@@ -191,7 +191,7 @@ namespace Qfex.Protocol
             Utf8JsonReader firstKeyAt = default;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                bool isType = reader.ValueTextEquals(TypeKey);
+                bool isType = IsTypeKey(ref reader);
                 bool isErr = !isType && reader.ValueTextEquals(ErrKey);
                 if (first)
                 {
@@ -199,7 +199,7 @@ namespace Qfex.Protocol
                     first = false;
                 }
                 reader.Read();
-                if (isType && reader.TokenType == JsonTokenType.String) typeValue = TypeName(ref reader);
+                if (isType) typeValue = reader.TokenType == JsonTokenType.String ? TypeName(ref reader) : null;
                 if (isErr) hasErr = true;
                 if (reader.TokenType == JsonTokenType.StartObject || reader.TokenType == JsonTokenType.StartArray)
                     reader.Skip();
@@ -207,7 +207,16 @@ namespace Qfex.Protocol
             if (typeValue == null && !first) firstKey = Text(ref firstKeyAt);
         }
 
-        private static ReadOnlySpan<byte> TypeKey => "type"u8;
+        /// <summary>
+        /// A key "type" in any case: Data holds keys that differ only in case as one property, the last one
+        /// winning, so the frame's Type is read the same way and the two always agree.
+        /// </summary>
+        private static bool IsTypeKey(ref Utf8JsonReader reader)
+        {
+            if (reader.ValueIsEscaped || reader.HasValueSequence) return string.Equals(Text(ref reader), "type", StringComparison.OrdinalIgnoreCase);
+            ReadOnlySpan<byte> name = reader.ValueSpan;
+            return name.Length == 4 && (name[0] | 0x20) == 't' && (name[1] | 0x20) == 'y' && (name[2] | 0x20) == 'p' && (name[3] | 0x20) == 'e';
+        }
         private static ReadOnlySpan<byte> ErrKey => "err"u8;
 
         /// <summary>
@@ -268,7 +277,7 @@ namespace Qfex.Protocol
                     : Malformed(text ?? Decode(LenientUtf8, utf8), reason!);
             }
 
-            string? type = PSJson.GetString(element, "type");
+            string? type = TypeOf(element);
             if (type == null)
                 foreach (JsonProperty property in element.EnumerateObject())
                 {
@@ -276,6 +285,16 @@ namespace Qfex.Protocol
                     break;
                 }
             return new FrameContent(type ?? "empty", utf8, text, null, null);
+        }
+
+        /// <summary>The last "type" key in any case with a string value (as Data holds it), else null.</summary>
+        private static string? TypeOf(JsonElement element)
+        {
+            string? type = null;
+            foreach (JsonProperty property in element.EnumerateObject())
+                if (string.Equals(TryName(property), "type", StringComparison.OrdinalIgnoreCase))
+                    type = property.Value.ValueKind == JsonValueKind.String ? PSJson.StringValue(property.Value) : null;
+            return type;
         }
 
         private static string TryName(JsonProperty property)

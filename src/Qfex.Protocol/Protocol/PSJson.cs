@@ -41,6 +41,7 @@ namespace Qfex.Protocol
                     // Names are checked here (SafeName, duplicates), so the engine's own checks, which
                     // walk every adapter on each add, are skipped: most of the cost of a frame's Data.
                     List<PSNoteProperty>? properties = null;
+                    Dictionary<string, int>? positions = null;
                     foreach (JsonProperty property in element.EnumerateObject())
                     {
                         string name = PropertyName(property);
@@ -50,10 +51,15 @@ namespace Qfex.Protocol
                         if (redact && value is string text) value = Redaction.RedactText(text);
                         var note = new PSNoteProperty(name, value);
                         properties ??= new List<PSNoteProperty>();
-                        // Duplicate keys (PowerShell names ignore case): the last one wins, as in most JSON readers.
-                        int at = IndexOf(properties, name);
+                        // Duplicate keys (PowerShell names ignore case): the last one wins, as in most JSON readers
+                        // and in the frame's Type. Linear in the key count: small objects scan, large ones index.
+                        int at = IndexOf(properties, ref positions, name);
                         if (at >= 0) properties[at] = note;
-                        else properties.Add(note);
+                        else
+                        {
+                            positions?.Add(name, properties.Count);
+                            properties.Add(note);
+                        }
                     }
                     if (properties != null)
                     {
@@ -95,11 +101,21 @@ namespace Qfex.Protocol
             return element.GetDouble();
         }
 
-        private static int IndexOf(List<PSNoteProperty> properties, string name)
+        /// <summary>Where a property of that name (ignoring case) already is, or -1; from 16 properties on, through an index.</summary>
+        private static int IndexOf(List<PSNoteProperty> properties, ref Dictionary<string, int>? positions, string name)
         {
-            for (int i = 0; i < properties.Count; i++)
-                if (string.Equals(properties[i].Name, name, StringComparison.OrdinalIgnoreCase)) return i;
-            return -1;
+            if (positions == null)
+            {
+                if (properties.Count < 16)
+                {
+                    for (int i = 0; i < properties.Count; i++)
+                        if (string.Equals(properties[i].Name, name, StringComparison.OrdinalIgnoreCase)) return i;
+                    return -1;
+                }
+                positions = new Dictionary<string, int>(properties.Count * 2, StringComparer.OrdinalIgnoreCase);
+                for (int i = 0; i < properties.Count; i++) positions[properties[i].Name] = i;
+            }
+            return positions.TryGetValue(name, out int at) ? at : -1;
         }
 
         private static bool FitsDecimal(decimal d, double value)
