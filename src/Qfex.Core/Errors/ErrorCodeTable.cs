@@ -17,6 +17,16 @@ namespace Qfex.Errors
         RetryWithJitter,
         /// <summary>An order the exchange refused: re-check it against the market before placing anew.</summary>
         ReviewOrder,
+        /// <summary>The request may have reached the exchange: re-query it (by client_order_id) before any resend.</summary>
+        CheckOutcome,
+        /// <summary>Check the API key pair, the environment it belongs to and the clock.</summary>
+        CheckCredentials,
+        /// <summary>There is no usable session: open one with Connect-Qfex (or pass -Session).</summary>
+        Connect,
+        /// <summary>Nothing to resend or fix: log it and go on (the session goes on).</summary>
+        LogAndContinue,
+        /// <summary>Not an error from Qfex: Qfex has no advice for it.</summary>
+        None,
     }
 
     /// <summary>Where a code comes from: an error frame's error_code, or an order_response's rejecting status.</summary>
@@ -24,22 +34,28 @@ namespace Qfex.Errors
     {
         ErrorFrame,
         OrderStatus,
+        /// <summary>The module's own ErrorIds (QfexTimeout, QfexNoSession, ...): failures on the module's side.</summary>
+        Module,
     }
 
     /// <summary>The facts of one received error, handed to a row's exception factory.</summary>
     internal readonly struct ErrorContext
     {
-        internal ErrorContext(string? serverMessage, object? incoming, long sequence, DateTime receivedAt)
+        internal ErrorContext(string? serverMessage, object? incoming, long sequence, DateTime receivedAt, string? incomingType = null)
         {
             ServerMessage = serverMessage;
             Incoming = incoming;
             Sequence = sequence;
             ReceivedAt = receivedAt;
+            IncomingType = incomingType;
         }
 
+        /// <summary>Error frames: the exchange's message. Module ErrorIds: the exception's message (null: the row's default).</summary>
         internal string? ServerMessage { get; }
-        /// <summary>Error frames: the echoed request. Order rejections: the order_response payload.</summary>
+        /// <summary>Error frames: the echoed request. Order rejections: the order_response payload. Module ErrorIds: the request.</summary>
         internal object? Incoming { get; }
+        /// <summary>The type of the request in <see cref="Incoming"/> (add_order, ...), if it has one.</summary>
+        internal string? IncomingType { get; }
         internal long Sequence { get; }
         internal DateTime ReceivedAt { get; }
     }
@@ -91,9 +107,23 @@ namespace Qfex.Errors
                 (r, c) => new QfexOrderRejectedException(r, c), typeof(QfexOrderRejectedException).FullName!,
                 retryable, action, meaning, recommended));
 
+        /// <summary>One of the module's own ErrorIds; <paramref name="create"/> builds the exception the module throws for it.</summary>
+        private static ErrorCodeInfo Module<TException>(string id, ErrorCategory category, bool retryable, QfexErrorAction action,
+            string meaning, string recommended, Func<string, ErrorContext, TException> create, string defaultMessage) where TException : QfexException =>
+            new ErrorCodeInfo(id, CodeSource.Module, category, (r, c) => create(c.ServerMessage ?? defaultMessage, c), typeof(TException).FullName!,
+                retryable, action, meaning, recommended);
+
         /// <summary>order_response statuses that are not rejections (FILLED may be partial: see quantity_remaining).</summary>
         internal static readonly IReadOnlyCollection<string> AcceptedOrderStatuses =
             new HashSet<string>(StringComparer.Ordinal) { "ACK", "FILLED", "MODIFIED", "CANCELLED", "CANCELLED_STP" };
+
+        /// <summary>
+        /// The spec: "Safe to retry after a short delay; if persistent, contact support with timestamp and incoming_message"
+        /// (support@qfex.com). A record's advice adds the two values it has (QfexErrorAdvice.ForErrorFrame).
+        /// </summary>
+        internal const string ServerErrorAdvice =
+            "Retry after a short delay with jitter; if it persists, contact support@qfex.com with the error's timestamp " +
+            "(the exception's ReceivedAt, UTC) and its incoming_message (the record's TargetObject).";
 
         internal static readonly IReadOnlyList<ErrorCodeInfo> Rows = new[]
         {
@@ -131,11 +161,13 @@ namespace Qfex.Errors
                 (r, c) => new QfexStateException(r, c)),
             Row("AlreadySubscribedToLeaderboard", ErrorCategory.ResourceExists, false, QfexErrorAction.ChangeFlow,
                 "The user is already subscribed to a leaderboard.",
-                "Do not subscribe again; check the session's current subscriptions first.",
+                "Do not subscribe again: the exchange already holds a leaderboard subscription for this user, possibly on another connection " +
+                "with the same API key (another session, script or app). Qfex does not list leaderboard subscriptions in a session's Subscriptions: " +
+                "check the other connections that use this key, and unsubscribe or close the one that holds it if this connection needs it.",
                 (r, c) => new QfexStateException(r, c)),
             Row("ServerError", ErrorCategory.ResourceUnavailable, true, QfexErrorAction.RetryWithJitter,
                 "An unexpected internal error on the exchange.",
-                "Retry after a short delay with jitter; if it persists, contact QFEX support with the error's ReceivedAt timestamp and the request (TargetObject).",
+                ServerErrorAdvice,
                 (r, c) => new QfexServerFaultException(r, c)),
         }.Concat(new[]
         {
@@ -172,7 +204,75 @@ namespace Qfex.Errors
                 "The exchange refused or could not process the order without a more specific reason.",
                 "Check the order and the account's state (open orders, positions) before placing it again.",
                 "REJECTED", "REJECTED_FAILED_TO_PROCESS"),
-        }.SelectMany(family => family)).ToArray();
+        }.SelectMany(family => family)).Concat(new[]
+        {
+            // The module's own ErrorIds. QfexTimeout and QfexConnectionClosed are advised here as a code alone, where
+            // nothing says whether a request reached the exchange; the advice for a record follows its RequestOutcome
+            // and request type (QfexErrorAdvice.ForException).
+            Module(ErrorIds.ConnectFailed, ErrorCategory.ConnectionError, true, QfexErrorAction.Backoff,
+                "The socket to the exchange could not be opened: DNS, a proxy or firewall, or nothing listening at the address.",
+                "Nothing was sent: connect again after a backoff. If it keeps failing, check the address and the network path to it.",
+                (m, c) => new QfexConnectionException(ErrorIds.ConnectFailed, m), "Could not connect to the exchange: the connection was refused."),
+            Module(ErrorIds.ConnectionClosed, ErrorCategory.ConnectionError, false, QfexErrorAction.CheckOutcome,
+                "The session is closed or reconnecting, or its connection dropped while a request waited for its answer.",
+                "A request that was sent may have reached the exchange: re-query it (an order by its client_order_id) before any resend. " +
+                "One that was not sent (RequestOutcome NotSent) can be sent again once the session is Open; a closed session needs Connect-Qfex.",
+                (m, c) => new QfexConnectionException(ErrorIds.ConnectionClosed, m), "The session's connection closed."),
+            Module(ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError, false, QfexErrorAction.CheckCredentials,
+                "The exchange refused or did not confirm authentication, or no credential was given for the Trade endpoint.",
+                "Check the public and secret keys, the environment they belong to (-Environment) and the system clock; the exception's ServerErrorCode has the exchange's code, if any.",
+                (m, c) => new QfexAuthenticationException(m), "The exchange refused authentication."),
+            Module(ErrorIds.Timeout, ErrorCategory.OperationTimeout, false, QfexErrorAction.CheckOutcome,
+                "No answer to a request arrived within -TimeoutSec, or opening the connection took too long.",
+                "A request that timed out was sent and may have reached the exchange: re-query it (an order by its client_order_id, with get_user_orders) before any resend. " +
+                "Read-only requests, and a connect that timed out, can be retried after a backoff.",
+                (m, c) => new QfexTimeoutException(ErrorIds.Timeout, m), "No answer to the request arrived within 10 s. The request was sent: check its outcome before sending it again."),
+            Module(ErrorIds.ReceiveTimeout, ErrorCategory.OperationTimeout, true, QfexErrorAction.RetryWithJitter,
+                "Receive-QfexFrame did not get -Count frames (or any frame) within -TimeoutSec.",
+                "The frames that arrived were output first: receive again (with a longer -TimeoutSec), or check the session's subscriptions.",
+                (m, c) => new QfexTimeoutException(ErrorIds.ReceiveTimeout, m), "No frame arrived within 5 s."),
+            Module(ErrorIds.MalformedFrame, ErrorCategory.InvalidData, false, QfexErrorAction.LogAndContinue,
+                "The exchange sent a frame that is not JSON text, or a binary frame; the session goes on.",
+                "Nothing to resend: log the frame (TargetObject has its text) and go on; report it to QFEX support (support@qfex.com) if it repeats.",
+                (m, c) => new QfexMalformedFrameException(ErrorIds.MalformedFrame, m, 0), "The frame is not valid JSON."),
+            Module(ErrorIds.FrameTooLarge, ErrorCategory.LimitsExceeded, false, QfexErrorAction.FixRequest,
+                "A frame over the 4 MiB limit arrived and was discarded unread.",
+                "Ask for less at a time (a smaller limit, fewer symbols), then query again.",
+                (m, c) => new QfexMalformedFrameException(ErrorIds.FrameTooLarge, m, 0), "A frame over the 4 MiB limit was discarded."),
+            Module(ErrorIds.InvalidMessage, ErrorCategory.InvalidArgument, false, QfexErrorAction.FixRequest,
+                "A request failed the module's check before sending; nothing was sent.",
+                "Fix the parameters the message names, then send the request again.",
+                (m, c) => new QfexInvalidMessageException(m), "The request failed the check before sending; nothing was sent."),
+            Module(ErrorIds.NoSession, ErrorCategory.InvalidOperation, false, QfexErrorAction.Connect,
+                "A cmdlet needed a session: no -Session was given and the runspace has no default session.",
+                "Open one with Connect-Qfex, or pass -Session (a thread job or ForEach-Object -Parallel needs the session passed explicitly).",
+                (m, c) => new QfexNoSessionException(m), "No Qfex session is open in this runspace. Open one with Connect-Qfex, or pass one with -Session."),
+            Module(ErrorIds.SessionNotFound, ErrorCategory.ObjectNotFound, false, QfexErrorAction.FixRequest,
+                "Get-QfexSession -Id named a session this runspace does not have.",
+                "Run Get-QfexSession to list this runspace's sessions, and use one of their Ids.",
+                (m, c) => new QfexException(ErrorIds.SessionNotFound, ErrorCategory.ObjectNotFound, m), "No open Qfex session has that Id in this runspace."),
+            Module(ErrorIds.InsecureUri, ErrorCategory.SecurityError, false, QfexErrorAction.FixRequest,
+                "A ws:// (clear-text) address for a host that is not loopback.",
+                "Use wss:// for every host that is not loopback: secrets never cross a network in clear text.",
+                (m, c) => new QfexInsecureUriException(m), "Refusing a ws:// address that is not loopback: ws:// sends everything, credentials included, in clear text. Use wss://, or ws:// only to a loopback address."),
+            Module(ErrorIds.InvalidUri, ErrorCategory.InvalidArgument, false, QfexErrorAction.FixRequest,
+                "Connect-Qfex -Uri is not an absolute ws:// or wss:// address (for example a host name without a scheme).",
+                "Give the whole address with its scheme: use wss://host, for example wss://trade.qfex.com.",
+                (m, c) => new QfexException(ErrorIds.InvalidUri, ErrorCategory.InvalidArgument, m), "The address is not a WebSocket address: use wss://host, for example wss://trade.qfex.com."),
+            Module(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, false, QfexErrorAction.FixRequest,
+                "Connect-Qfex parameters that cannot go together.",
+                "Use -Uri or -Environment, not both; use -CancelOnDisconnect only with the Trade endpoint.",
+                (m, c) => new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, m), "Use -Uri or -Environment, not both: -Uri names the endpoint exactly."),
+            Module(ErrorIds.ConfirmationRequired, ErrorCategory.InvalidOperation, false, QfexErrorAction.FixRequest,
+                "A fund transfer needs a confirmation, but this PowerShell cannot prompt (it runs with -NonInteractive, or its host has no user interface). Nothing was sent.",
+                "Add -Force to send it without the prompt (after checking it is the transfer you mean), or run it where PowerShell can prompt.",
+                (m, c) => new QfexException(ErrorIds.ConfirmationRequired, ErrorCategory.InvalidOperation, m),
+                "transfer_balance moves funds and needs a confirmation, but this PowerShell cannot prompt: add -Force to send it without the prompt. Nothing was sent."),
+            Module(ErrorIds.TestServerStartFailed, ErrorCategory.ResourceUnavailable, false, QfexErrorAction.FixRequest,
+                "Start-QfexTestServer could not listen on the port (it is in use).",
+                "Use another -Port, or -Port 0 for a free one.",
+                (m, c) => new QfexException(ErrorIds.TestServerStartFailed, ErrorCategory.ResourceUnavailable, m), "The test server could not listen on the port: it is in use."),
+        }).ToArray();
 
         private static readonly Dictionary<string, ErrorCodeInfo> ByCode =
             Rows.ToDictionary(r => r.Code, StringComparer.Ordinal);
@@ -203,6 +303,13 @@ namespace Qfex.Errors
             (r, c) => new QfexOrderRejectedException(r, c), typeof(QfexOrderRejectedException).FullName!, false, QfexErrorAction.ReviewOrder,
             "An order status this version of Qfex does not know; it is not one of the accepting statuses.",
             "Check the order's state with get_user_orders before placing it again.");
+
+        /// <summary>Whether <paramref name="row"/> is one of the table's rows (not a stand-in for an unknown code).</summary>
+        internal static bool IsTableRow(ErrorCodeInfo row) => ByCode.TryGetValue(row.Code, out ErrorCodeInfo? known) && ReferenceEquals(known, row);
+
+        /// <summary>The row of one of the module's own ErrorIds; null for any other id.</summary>
+        internal static ErrorCodeInfo? ForModuleId(string errorId) =>
+            ByCode.TryGetValue(errorId, out ErrorCodeInfo? row) && row.Source == CodeSource.Module ? row : null;
 
         internal static bool IsRejection(string? status) => status != null && !AcceptedOrderStatuses.Contains(status);
 

@@ -7,22 +7,15 @@ namespace Qfex.Errors
     /// <summary>The one place exceptions become ErrorRecords, so every path (received frames, -Wait, New-QfexErrorRecord) agrees.</summary>
     internal static class ErrorRecords
     {
-        /// <summary>A record for any Qfex exception. Server errors get the code and the server's message, and the advice, as ErrorDetails.</summary>
+        /// <summary>
+        /// A record for any Qfex exception, with ErrorDetails: its message (for an error frame, the code and the server's
+        /// message) and, as RecommendedAction, the exception's advice, which for a request follows whether it was sent.
+        /// </summary>
         internal static ErrorRecord For(QfexException exception, object? targetObject)
         {
             var record = new ErrorRecord(exception, exception.ErrorId, exception.Category, targetObject);
-            switch (exception)
-            {
-                case QfexServerErrorException server:
-                    record.ErrorDetails = new ErrorDetails(DetailsMessage(server.ErrorCode, server.ServerMessage))
-                    {
-                        RecommendedAction = server.Advice.RecommendedAction,
-                    };
-                    break;
-                case QfexOrderRejectedException rejected:
-                    record.ErrorDetails = new ErrorDetails(rejected.Message) { RecommendedAction = rejected.Advice.RecommendedAction };
-                    break;
-            }
+            string message = exception is QfexServerErrorException server ? DetailsMessage(server.ErrorCode, server.ServerMessage) : exception.Message;
+            record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = exception.Advice.RecommendedAction };
             return record;
         }
 
@@ -41,7 +34,7 @@ namespace Qfex.Errors
         internal static ErrorRecord ForErrorFrame(ErrorEnvelope envelope, long sequence, DateTime receivedAt)
         {
             ErrorCodeInfo row = ErrorCodeTable.ForErrorFrame(envelope.Code);
-            QfexException exception = row.Create(row, new ErrorContext(envelope.Message, envelope.Incoming, sequence, receivedAt));
+            QfexException exception = row.Create(row, new ErrorContext(envelope.Message, envelope.Incoming, sequence, receivedAt, envelope.IncomingType));
             return For(exception, envelope.Incoming);
         }
 

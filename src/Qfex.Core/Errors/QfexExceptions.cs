@@ -31,11 +31,42 @@ namespace Qfex
 
         public ErrorCategory Category { get; }
 
+        private QfexRequestOutcome? _requestOutcome;
+        private string? _requestType;
+        private QfexErrorAdvice? _advice;
+
         /// <summary>For a failed request: whether it was sent (null when the failure is not about a request).</summary>
-        public QfexRequestOutcome? RequestOutcome { get; internal set; }
+        public QfexRequestOutcome? RequestOutcome
+        {
+            get => _requestOutcome;
+            internal set
+            {
+                _requestOutcome = value;
+                _advice = null;
+            }
+        }
 
         /// <summary>The request's type (add_order, ...), when the failure is about a request.</summary>
-        public string? RequestType { get; internal set; }
+        public string? RequestType
+        {
+            get => _requestType;
+            internal set
+            {
+                _requestType = value;
+                _advice = null;
+            }
+        }
+
+        /// <summary>
+        /// What to do about this failure (Get-QfexErrorAdvice's answer for its record): for a request, it follows
+        /// <see cref="RequestOutcome"/> and the request's type, so an order that may have reached the exchange is
+        /// never advised to be resent.
+        /// </summary>
+        public QfexErrorAdvice Advice
+        {
+            get => _advice ??= QfexErrorAdvice.ForException(this);
+            private protected set => _advice = value;
+        }
     }
 
     /// <summary>An error frame from the exchange. Unknown codes are this type itself.</summary>
@@ -49,7 +80,7 @@ namespace Qfex
             IncomingMessage = context.Incoming;
             Sequence = context.Sequence;
             ReceivedAt = context.ReceivedAt;
-            Advice = QfexErrorAdvice.From(row, context.ServerMessage);
+            Advice = QfexErrorAdvice.ForErrorFrame(row, context);
         }
 
         /// <summary>The exchange's error code exactly as sent.</summary>
@@ -60,8 +91,6 @@ namespace Qfex
 
         /// <summary>The echoed request (secrets redacted) as a PowerShell object, or null.</summary>
         public object? IncomingMessage { get; }
-
-        public QfexErrorAdvice Advice { get; }
 
         /// <summary>The frame's sequence number in its session (0 when not received from a session).</summary>
         public long Sequence { get; }
@@ -119,7 +148,6 @@ namespace Qfex
         /// <summary>The order_response payload (order_id, symbol, status, ...).</summary>
         public object? OrderResponse { get; }
 
-        public QfexErrorAdvice Advice { get; }
         public long Sequence { get; }
         public DateTime ReceivedAt { get; }
     }
@@ -207,5 +235,9 @@ namespace Qfex.Errors
         internal const string InsecureUri = "QfexInsecureUri";
         internal const string ConflictingParameters = "QfexConflictingParameters";
         internal const string BufferFull = "QfexBufferFull";
+        internal const string InvalidUri = "QfexInvalidUri";
+        internal const string ConfirmationRequired = "QfexConfirmationRequired";
+        internal const string SessionNotFound = "QfexSessionNotFound";
+        internal const string TestServerStartFailed = "QfexTestServerStartFailed";
     }
 }

@@ -102,9 +102,14 @@ namespace Qfex.Commands
 
         protected override void EndProcessing()
         {
+            if (Replaying) return;
             if (MyInvocation.BoundParameters.ContainsKey(nameof(Uri)) && MyInvocation.BoundParameters.ContainsKey(nameof(Environment)))
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "Use -Uri or -Environment, not both: -Uri names the endpoint exactly."), Uri);
+
+            if (Uri != null && (!Uri.IsAbsoluteUri || !Endpoints.IsWebSocketScheme(Uri)))
+                ThrowQfexError(new QfexException(ErrorIds.InvalidUri, ErrorCategory.InvalidArgument,
+                    $"'{Uri.OriginalString}' is not a WebSocket address: use wss://host, for example {SuggestedUri(Uri)} (ws:// only to a loopback address)."), Uri);
 
             QfexCredentials? credentials = ParameterSetName switch
             {
@@ -166,6 +171,15 @@ namespace Qfex.Commands
             log.WriteTo(this);
             SessionRegistry.Add(session);
             WriteObject(session);
+        }
+
+        /// <summary>The address the user probably meant: trade.qfex.com and https://trade.qfex.com become wss://trade.qfex.com.</summary>
+        private static string SuggestedUri(Uri uri)
+        {
+            if (uri.IsAbsoluteUri && !string.IsNullOrEmpty(uri.Authority))
+                return "wss://" + uri.Authority + (uri.PathAndQuery == "/" ? string.Empty : uri.PathAndQuery);
+            string text = uri.OriginalString.Trim();
+            return "wss://" + (text.StartsWith("//", StringComparison.Ordinal) ? text.Substring(2) : text);
         }
     }
 

@@ -3,7 +3,7 @@ using Qfex.Errors;
 
 namespace Qfex.Commands
 {
-    /// <summary>Get-QfexErrorAdvice: what an error code (or an ErrorRecord from Qfex) means and what to do.</summary>
+    /// <summary>Get-QfexErrorAdvice: what an error code, or an ErrorRecord, means and what to do.</summary>
     [Cmdlet(VerbsCommon.Get, "QfexErrorAdvice", DefaultParameterSetName = CodeSet)]
     [OutputType(typeof(QfexErrorAdvice))]
     public sealed class GetQfexErrorAdviceCommand : QfexCmdlet
@@ -11,7 +11,11 @@ namespace Qfex.Commands
         private const string CodeSet = "Code";
         private const string ErrorRecordSet = "ErrorRecord";
 
-        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = CodeSet)]
+        /// <summary>
+        /// Codes: by position, by value ('RateLimited' | Get-QfexErrorAdvice) and by property name (Code, ErrorCode).
+        /// An ErrorRecord piped binds to -ErrorRecord: the engine binds by value without conversion first.
+        /// </summary>
+        [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = CodeSet)]
         [Alias("ErrorCode")]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ErrorCodeCompleter))]
@@ -25,7 +29,7 @@ namespace Qfex.Commands
         {
             if (ParameterSetName == ErrorRecordSet)
             {
-                WriteObject(ForRecord(ErrorRecord!));
+                WriteObject(QfexErrorAdvice.ForRecord(ErrorRecord!));
                 return;
             }
             if (Code == null) return;
@@ -39,21 +43,6 @@ namespace Qfex.Commands
             if (ParameterSetName == CodeSet && Code == null && !MyInvocation.ExpectingInput)
                 foreach (string code in ErrorCodeTable.Codes)
                     WriteObject(QfexErrorAdvice.ForCode(code));
-        }
-
-        private static QfexErrorAdvice ForRecord(ErrorRecord record)
-        {
-            switch (record.Exception)
-            {
-                case QfexServerErrorException server:
-                    return server.Advice;
-                case QfexOrderRejectedException rejected:
-                    return rejected.Advice;
-            }
-            // Any other record: its ErrorId up to the first comma is the code.
-            string id = record.FullyQualifiedErrorId ?? string.Empty;
-            int comma = id.IndexOf(',');
-            return QfexErrorAdvice.ForCode(comma >= 0 ? id.Substring(0, comma) : id, record.ErrorDetails?.Message);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Linq;
 using System.Management.Automation;
 using Qfex.Transport;
+using Qfex.Errors;
 
 namespace Qfex.Commands
 {
@@ -21,6 +22,7 @@ namespace Qfex.Commands
 
         protected override void EndProcessing()
         {
+            if (Replaying) return;
             if (Default)
             {
                 if (SessionRegistry.Default is QfexSession session) WriteObject(session);
@@ -37,7 +39,7 @@ namespace Qfex.Commands
             {
                 QfexSession? match = sessions.FirstOrDefault(s => s.Id == id);
                 if (match != null) WriteObject(match);
-                else WriteQfexError(new QfexException("QfexSessionNotFound", ErrorCategory.ObjectNotFound,
+                else WriteQfexError(new QfexException(ErrorIds.SessionNotFound, ErrorCategory.ObjectNotFound,
                     $"No open Qfex session has Id {id} in this runspace."), id);
             }
         }

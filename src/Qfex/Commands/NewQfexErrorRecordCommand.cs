@@ -1,4 +1,5 @@
 using System;
+using System.Collections;
 using System.Management.Automation;
 using Qfex.Errors;
 using Qfex.Protocol;
@@ -6,8 +7,8 @@ using Qfex.Protocol;
 namespace Qfex.Commands
 {
     /// <summary>
-    /// New-QfexErrorRecord: the ErrorRecord the module writes for an error frame with this code, for
-    /// runbook tests: <c>Mock Send-QfexMessage { throw (New-QfexErrorRecord RateLimited) }</c>.
+    /// New-QfexErrorRecord: the ErrorRecord the module writes for an exchange code, an order status or one of the
+    /// module's ErrorIds, for runbook tests: <c>Mock Send-QfexMessage { throw (New-QfexErrorRecord RateLimited) }</c>.
     /// </summary>
     [Cmdlet(VerbsCommon.New, "QfexErrorRecord")]
     [OutputType(typeof(ErrorRecord))]
@@ -21,41 +22,125 @@ namespace Qfex.Commands
         [Parameter(Position = 1)]
         public string? Message { get; set; }
 
+        /// <summary>The echoed request of an error frame, the refused request of an order status, or what a module error is about.</summary>
         [Parameter]
+        [Alias("TargetObject")]
         public object? IncomingMessage { get; set; }
+
+        /// <summary>The cmdlet the record comes from: the end of its FullyQualifiedErrorId and its CategoryInfo.Activity.</summary>
+        [Parameter]
+        [ValidateSet("Send-QfexMessage", "Receive-QfexFrame", "Connect-Qfex", "Get-QfexSession", "Start-QfexTestServer")]
+        public string CommandName { get; set; } = "Send-QfexMessage";
+
+        /// <summary>For QfexTimeout and QfexConnectionClosed from Send-QfexMessage: whether the request was sent.</summary>
+        [Parameter]
+        public QfexRequestOutcome RequestOutcome { get; set; } = QfexRequestOutcome.SentOutcomeUnknown;
 
         protected override void EndProcessing()
         {
-            object? incoming = IncomingMessage;
-            if (incoming is string json)
+            ErrorRecord record = Build();
+            if (!RecordReplay.TryWriteFrom(this, CommandName, record))
+                WriteWarning($"The record could not be written from {CommandName} (check $PSDefaultParameterValues for it): " +
+                    $"its FullyQualifiedErrorId is '{record.FullyQualifiedErrorId}', without the cmdlet's name.");
+            WriteObject(record);
+        }
+
+        private ErrorRecord Build()
+        {
+            ErrorCodeInfo? row = ErrorCodeTable.Find(Code);
+            switch (row?.Source)
+            {
+                case CodeSource.OrderStatus:
+                {
+                    // The record -Wait writes for that rejection: TargetObject is the request that was refused.
+                    object? request = Redaction.Redact(AsFrameObject(IncomingMessage));
+                    return ErrorRecords.For(row.Create(row, new ErrorContext(Message, OrderResponseFor(row.Code, request), 0, DateTime.UtcNow)), request);
+                }
+                case CodeSource.Module:
+                {
+                    object? target = AsTarget(IncomingMessage);
+                    string? type = (target as PSObject)?.Properties["type"]?.Value as string;
+                    QfexException exception = row.Create(row, new ErrorContext(Message ?? DefaultModuleMessage(row.Code, type), target, 0, DateTime.UtcNow, type));
+                    if (IsAboutARequest(row.Code))
+                    {
+                        exception.RequestType = type;
+                        exception.RequestOutcome = RequestOutcome;
+                    }
+                    return ErrorRecords.For(exception, target);
+                }
+                default:
+                {
+                    // An error frame with that code; a known code typed in another case is the known code ("ratelimited").
+                    string code = row?.Code ?? Code;
+                    ErrorEnvelope envelope = ErrorEnvelope.Create(code, Message ?? DefaultMessage(code), AsFrameObject(IncomingMessage));
+                    return ErrorRecords.ForErrorFrame(envelope, 0, DateTime.UtcNow);
+                }
+            }
+        }
+
+        /// <summary>What Send-QfexMessage sets RequestOutcome and RequestType on: a timeout or a drop of a request it sent.</summary>
+        private bool IsAboutARequest(string errorId) =>
+            (errorId == ErrorIds.Timeout || errorId == ErrorIds.ConnectionClosed)
+            && (string.Equals(CommandName, "Send-QfexMessage", StringComparison.OrdinalIgnoreCase) || MyInvocation.BoundParameters.ContainsKey(nameof(RequestOutcome)));
+
+        /// <summary>Module messages that name the request, as the real ones do.</summary>
+        private string? DefaultModuleMessage(string errorId, string? type)
+        {
+            if (errorId == ErrorIds.Timeout && IsAboutARequest(errorId))
+                return $"No answer to {type ?? "the request"} arrived within 10 s. The request was sent: check its outcome before sending it again.";
+            if (errorId == ErrorIds.ConnectionClosed && IsAboutARequest(errorId))
+                return RequestOutcome == QfexRequestOutcome.NotSent
+                    ? $"The session is reconnecting; {type ?? "the request"} was not sent."
+                    : $"The connection closed while waiting for the answer to {type ?? "the request"}; it may or may not have reached the exchange.";
+            return null;
+        }
+
+        /// <summary>An echoed request as a received frame has it: dictionaries and objects become the same PSCustomObject shape.</summary>
+        private static object? AsFrameObject(object? value)
+        {
+            if (value is string json)
             {
                 try
                 {
-                    incoming = PSJson.Parse(json);
+                    return PSJson.Parse(json);
                 }
                 catch (System.Text.Json.JsonException)
                 {
-                    // Not JSON: kept as the text, as a server echoing unparseable input would.
+                    return json;   // not JSON: kept as the text, as a server echoing unparseable input would
                 }
             }
-            else if (incoming != null)
-            {
-                // Hashtables and objects become the same PSCustomObject shape a received frame has.
-                incoming = PSJson.Parse(PSJson.Serialize(incoming));
-            }
+            return value == null ? null : PSJson.Parse(PSJson.Serialize(value));
+        }
 
-            // An order status (FAILED_MARGIN_CHECK, ...) gives the record -Wait writes for that rejection;
-            // anything else the record of an error frame with that code.
-            if (ErrorCodeTable.Find(Code) is { Source: CodeSource.OrderStatus } row)
+        /// <summary>
+        /// A module error's TargetObject as the module has it: a request (dictionary or PSCustomObject) as an object,
+        /// text (a frame's, or a request given as JSON) as text, secrets masked in both; anything else (a Uri, a session,
+        /// an Id) as given.
+        /// </summary>
+        private static object? AsTarget(object? value)
+        {
+            object? unwrapped = value is PSObject p && !(p.BaseObject is PSCustomObject) ? p.BaseObject : value;
+            return unwrapped switch
             {
-                object? request = Redaction.Redact(incoming);
-                WriteObject(ErrorRecords.For(row.Create(row, new ErrorContext(Message, null, 0, DateTime.UtcNow)), request));
-                return;
-            }
-            // A known code typed in another case is the known code ("ratelimited" is RateLimited).
-            string code = ErrorCodeTable.Find(Code)?.Code ?? Code;
-            ErrorEnvelope envelope = ErrorEnvelope.Create(code, Message ?? DefaultMessage(code), incoming);
-            WriteObject(ErrorRecords.ForErrorFrame(envelope, 0, DateTime.UtcNow));
+                string text => Redaction.RedactText(text),
+                IDictionary _ or PSObject _ => Redaction.Redact(AsFrameObject(unwrapped)),
+                _ => unwrapped,
+            };
+        }
+
+        /// <summary>
+        /// A rejection's OrderResponse: the status, and what the order_response echoes of the request (symbol, side,
+        /// client_order_id, quantity, price, order_id) where the request has it.
+        /// </summary>
+        private static PSObject OrderResponseFor(string status, object? request)
+        {
+            var response = new PSObject();
+            var parameters = (request as PSObject)?.Properties["params"]?.Value as PSObject;
+            foreach (string name in new[] { "order_id", "symbol", "side", "client_order_id", "quantity", "price" })
+                if (parameters?.Properties[name]?.Value is object value)
+                    response.Properties.Add(new PSNoteProperty(name, value));
+            response.Properties.Add(new PSNoteProperty("status", status));
+            return response;
         }
 
         /// <summary>RateLimited gets the exchange's own example text, so its RetryAfter is there as in real life.</summary>

@@ -18,6 +18,24 @@ namespace Qfex.Commands
 
         protected override void StopProcessing() => _stop.Cancel();
 
+        private bool _replaying;
+
+        /// <summary>
+        /// True when this invocation exists only to write a record for New-QfexErrorRecord (<see cref="RecordReplay"/>):
+        /// it wrote it in BeginProcessing and does nothing else. Cmdlets that New-QfexErrorRecord -CommandName can name
+        /// return at once from ProcessRecord and EndProcessing when it is set.
+        /// </summary>
+        internal bool Replaying => _replaying;
+
+        /// <summary>Overrides must call this first.</summary>
+        protected override void BeginProcessing()
+        {
+            ErrorRecord? record = RecordReplay.Take(GetType());
+            if (record == null) return;
+            _replaying = true;
+            WriteError(record);
+        }
+
         private bool? _debugEnabled;
 
         /// <summary>
@@ -74,6 +92,7 @@ namespace Qfex.Commands
 
         protected override void ProcessRecord()
         {
+            if (Replaying) return;
             QfexSession? session = Session ?? Transport.SessionRegistry.Default;
             if (session == null)
             {

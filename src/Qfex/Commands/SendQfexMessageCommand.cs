@@ -84,8 +84,7 @@ namespace Qfex.Commands
             {
                 if (!ShouldProcess($"session {session.Id} ({session.Uri.Host})", $"Send {message.Describe()}"))
                     return;
-                if (spec.Effect == RequestEffect.Funds && !Force
-                    && !ShouldContinue($"Send {message.Describe()}? This moves funds.", "Confirm fund transfer"))
+                if (spec.Effect == RequestEffect.Funds && !Force && !ConfirmFundTransfer(message))
                     return;
             }
 
@@ -109,6 +108,25 @@ namespace Qfex.Commands
                 WriteVerbose($"{message.Type} was answered with {answer.Error!.Code}; retry {attempt + 1} of {MaxRetries} in {delay.Value.TotalMilliseconds:0} ms.");
                 if (StopToken.WaitHandle.WaitOne(delay.Value))
                     throw new PipelineStoppedException();
+            }
+        }
+
+        /// <summary>
+        /// A fund transfer asks for a confirmation unless -Force. Where PowerShell cannot prompt (-NonInteractive, a host
+        /// without a user interface) that is a Qfex error naming -Force, for this message only; nothing is sent.
+        /// </summary>
+        private bool ConfirmFundTransfer(OutgoingMessage message)
+        {
+            try
+            {
+                return ShouldContinue($"Send {message.Describe()}? This moves funds.", "Confirm fund transfer");
+            }
+            catch (Exception e) when (e is PSInvalidOperationException || e is System.Management.Automation.Host.HostException || e is NotImplementedException)
+            {
+                WriteQfexError(new QfexException(ErrorIds.ConfirmationRequired, ErrorCategory.InvalidOperation,
+                    $"{message.Type} moves funds and needs a confirmation, but this PowerShell cannot prompt (it runs with -NonInteractive, " +
+                    "or its host has no user interface). Add -Force to send it without the prompt. Nothing was sent.", e), message.ToPSObject());
+                return false;
             }
         }
 

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
+using Qfex.Errors;
 
 namespace Qfex.Commands
 {
@@ -27,6 +28,7 @@ namespace Qfex.Commands
 
         protected override void EndProcessing()
         {
+            if (Replaying) return;
             QfexTestServer server;
             try
             {
@@ -34,7 +36,7 @@ namespace Qfex.Commands
             }
             catch (System.Net.Sockets.SocketException e)
             {
-                ThrowQfexError(new QfexException("QfexTestServerStartFailed", ErrorCategory.ResourceUnavailable,
+                ThrowQfexError(new QfexException(ErrorIds.TestServerStartFailed, ErrorCategory.ResourceUnavailable,
                     $"The test server could not listen on 127.0.0.1:{Port}: {e.Message}", e), Port);
                 return;
             }
