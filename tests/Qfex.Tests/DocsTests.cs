@@ -219,7 +219,7 @@ namespace Qfex.Tests
 
             foreach (ErrorCodeInfo row in ErrorCodeTable.Rows)
                 if (!MentionsWord(text, row.Code))
-                    failures.Add($"about_Qfex.help.txt does not mention the {(row.Source == CodeSource.ErrorFrame ? "error code" : "order rejection status")} {row.Code}.");
+                    failures.Add($"about_Qfex.help.txt does not mention the {(row.Source == CodeSource.ErrorFrame ? "error code" : row.Source == CodeSource.OrderStatus ? "order rejection status" : "module ErrorId")} {row.Code}.");
             foreach (string id in ModuleErrorIds.Written)
                 if (!MentionsWord(text, id))
                     failures.Add($"about_Qfex.help.txt does not mention the module ErrorId {id}.");
@@ -245,6 +245,22 @@ namespace Qfex.Tests
                 foreach (string id in ModuleErrorIds.Unused)
                     if (MentionsWord(text, id)) failures.Add($"{name} mentions {id}, which no code path writes.");
             }
+            AssertNone(failures);
+        }
+
+        [Fact]
+        public void EveryModuleErrorIdTheCodeWritesHasOneRowInTheCodeTableAndNoRowIsStale()
+        {
+            // The table drives advice, completion, New-QfexErrorRecord and these docs tests: an id the code writes without
+            // a row would be advised as unknown; a row no code writes would be documented for nothing.
+            var failures = new List<string>();
+            string[] rows = ErrorCodeTable.Rows.Where(r => r.Source == CodeSource.Module).Select(r => r.Code).ToArray();
+            foreach (string id in ModuleErrorIds.Written.Where(id => !rows.Contains(id)))
+                failures.Add($"The code writes {id}, which has no row in ErrorCodeTable.Rows (add one: category, exception, advice).");
+            foreach (string id in rows.Where(id => !ModuleErrorIds.Written.Contains(id)))
+                failures.Add($"ErrorCodeTable.Rows has a row for {id}, which no code path writes.");
+            foreach (string id in rows.Where(id => rows.Count(r => r == id) > 1).Distinct())
+                failures.Add($"ErrorCodeTable.Rows has {id} twice.");
             AssertNone(failures);
         }
 
@@ -495,15 +511,23 @@ namespace Qfex.Tests
         /// The module-side ErrorIds the code can write: the ErrorIds constants the code refers to, and the
         /// literal ids given to QfexException constructors. Constants nothing refers to are Unused.
         /// </summary>
+        /// <summary>
+        /// The module ErrorIds the code writes, found in the source: every use of an ErrorIds constant and every
+        /// literal id given to an exception, outside the files that only describe ids (the code table, the advice,
+        /// New-QfexErrorRecord).
+        /// </summary>
         private static class ModuleErrorIds
         {
             internal static readonly string[] Written;
             internal static readonly string[] Unused;
 
+            private static readonly string[] Describers = { "ErrorCodeTable.cs", "QfexErrorAdvice.cs", "NewQfexErrorRecordCommand.cs" };
+
             static ModuleErrorIds()
             {
                 string source = string.Join("\n", Directory.GetFiles(Path.Combine(PowerShellHost.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories)
                     .Where(f => !f.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar) && !f.Contains(Path.DirectorySeparatorChar + "bin" + Path.DirectorySeparatorChar))
+                    .Where(f => !Describers.Contains(Path.GetFileName(f)))
                     .Select(File.ReadAllText));
                 var constants = typeof(ErrorIds).GetFields(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
                     .Where(f => f.IsLiteral && f.FieldType == typeof(string))

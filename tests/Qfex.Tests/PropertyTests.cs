@@ -536,6 +536,82 @@ namespace Qfex.Tests
                 Assert.Equal(s <= 600 ? TimeSpan.FromSeconds(s) : (TimeSpan?)null, RetryAfterHint.Parse($"retry after {s} seconds")), iter: 500);
         }
 
+        /// <summary>Every unit the hint reader knows, with its length in milliseconds.</summary>
+        private static readonly (string Unit, double Ms)[] HintUnits =
+        {
+            ("ms", 1), ("msec", 1), ("msecs", 1), ("millisecond", 1), ("milliseconds", 1),
+            ("s", 1000), ("sec", 1000), ("secs", 1000), ("second", 1000), ("seconds", 1000),
+            ("min", 60_000), ("mins", 60_000), ("minute", 60_000), ("minutes", 60_000),
+        };
+
+        private static readonly string[] HintLeads =
+            { "retry after ", "Please retry after ", "retry in ", "RETRY IN ", "retry ", "Retry-After: ", "retry_after=", "try again in ", "Try again after " };
+
+        [Fact]
+        public void RetryAfterHintReadsANumberWithEveryUnitExactly()
+        {
+            Gen.Select(Gen.Int[0, 99_999], Gen.Int[0, 3], Gen.OneOf(HintUnits), Gen.OneOf(HintLeads), Gen.Bool).Sample((whole, decimals, unit, lead, space) =>
+            {
+                double n = whole / Math.Pow(10, decimals);
+                string number = n.ToString("0.###", CultureInfo.InvariantCulture);
+                double ms = Math.Round(n * unit.Ms, 3);
+                TimeSpan? expected = ms <= 600_000 ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
+                string message = lead + number + (space ? " " : "") + unit.Unit + ".";
+                Assert.True(expected == RetryAfterHint.Parse(message), $"'{message}': expected {expected}, got {RetryAfterHint.Parse(message)}");
+            }, iter: 3_000);
+        }
+
+        /// <summary>Words a number in an error message may count that are not a time unit (some begin like one).</summary>
+        private static readonly string[] NotUnits =
+        {
+            "times", "attempts", "tries", "orders", "requests", "messages", "msgs", "secrets", "sessions", "symbols", "items",
+            "percent", "%", "x", "hours", "h", "days", "m", "mb", "KiB", "per second", "of 5", "more", "order", "minimum", "seconds_ago_id",
+        };
+
+        [Fact]
+        public void RetryAfterHintIgnoresNumbersThatAreNotDelays()
+        {
+            // After the word retry, a number without a time unit is not a delay ("please retry 3 times").
+            Gen.Select(Gen.Int[0, 100_000], Gen.OneOf(HintLeads), Gen.OneOf(NotUnits), Gen.OneOf("", " ")).Sample((n, lead, word, space) =>
+            {
+                string message = lead + n.ToString(CultureInfo.InvariantCulture) + space + word + " and wait.";
+                Assert.True(RetryAfterHint.Parse(message) == null, $"'{message}' read as {RetryAfterHint.Parse(message)}");
+            }, iter: 3_000);
+
+            // A number with a time unit that does not follow the word retry is a window, a duration, not a delay.
+            Gen.Select(Gen.Int[0, 1_000], Gen.OneOf(HintUnits), Gen.OneOf(
+                    "Limit: {0} requests per 1 {1}.", "You sent too many messages within {0} {1}; slow down.", "The request took {0}{1}.",
+                    "Sliding window of {0}{1} exceeded.", "Order {0} rejected after {0} {1}.", "retries: {0} in the last {0}{1}")).Sample((n, unit, format) =>
+            {
+                string message = string.Format(CultureInfo.InvariantCulture, format, n, unit.Unit);
+                Assert.True(RetryAfterHint.Parse(message) == null, $"'{message}' read as {RetryAfterHint.Parse(message)}");
+            }, iter: 2_000);
+        }
+
+        [Fact]
+        public void RetryAfterHintFindsTheDelayAmongOtherNumbers()
+        {
+            // Noise with numbers and units but no retry word, then the hint: only the hint is read.
+            Gen<string> noise = Gen.OneOf("You sent ", "120", " messages in ", "1", " s", " (limit ", "100", "/s", "). ", "Order ", "42", " attempts ", "3", " ").Array[0, 12].Select(string.Concat);
+            Gen.Select(noise, Gen.Int[0, 600_000], noise).Sample((before, ms, after) =>
+            {
+                string message = before + " Please retry after " + ms.ToString(CultureInfo.InvariantCulture) + "ms. " + after;
+                Assert.True(TimeSpan.FromMilliseconds(ms) == RetryAfterHint.Parse(message), $"'{message}' read as {RetryAfterHint.Parse(message)}");
+            }, iter: 2_000);
+        }
+
+        [Fact]
+        public void RetryAfterHintReadsTheHttpDateFormRelativeToNow()
+        {
+            string date = DateTime.UtcNow.AddSeconds(30).ToString("r", CultureInfo.InvariantCulture);
+            TimeSpan? hint = RetryAfterHint.Parse("Retry-After: " + date, out bool timeDependent);
+            Assert.True(timeDependent);
+            Assert.NotNull(hint);
+            Assert.InRange(hint!.Value.TotalSeconds, 25, 31);
+            Assert.Equal(TimeSpan.Zero, RetryAfterHint.Parse("Retry-After: " + DateTime.UtcNow.AddMinutes(-1).ToString("r", CultureInfo.InvariantCulture)));
+            Assert.Null(RetryAfterHint.Parse("Retry-After: " + DateTime.UtcNow.AddHours(1).ToString("r", CultureInfo.InvariantCulture)));
+        }
+
         // ------------------------------------------------------------------ PSJson round trip
 
         /// <summary>A model value as a PowerShell user would hand it over: hashtables, ordered, PSCustomObjects, lists, ints.</summary>

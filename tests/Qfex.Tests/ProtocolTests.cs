@@ -207,7 +207,10 @@ namespace Qfex.Tests
         [InlineData("retry_after_ms=250", 250)]
         [InlineData("Retry-After: 7", 7000)]
         [InlineData("retry after 1 minute", 60000)]
-        [InlineData("retry after 0,5s", 500)]
+        [InlineData("try again in 500 ms", 500)]
+        [InlineData("retry-after-seconds: 2", 2000)]
+        [InlineData("Retry-After: 120 seconds", 120000)]
+        [InlineData("You sent 120 messages in 1 s. Please retry after 200ms.", 200)]
         public void RetryAfterHintsAreReadLiberally(string message, int ms) =>
             Assert.Equal(TimeSpan.FromMilliseconds(ms), RetryAfterHint.Parse(message));
 
@@ -216,6 +219,15 @@ namespace Qfex.Tests
         [InlineData("")]
         [InlineData("You have exceeded the allowed message rate.")]
         [InlineData("retry after 99999 minutes")]
+        [InlineData("please retry 3 times")]
+        [InlineData("retry after 3 attempts")]
+        [InlineData("Retry-After: 3 times")]
+        [InlineData("retry attempt 2 of 5")]
+        [InlineData("Limit: 100 requests per 1 s. Retry later.")]
+        [InlineData("retry after 0,5s")]
+        [InlineData("retry after 1,500 ms")]
+        [InlineData("retry after 2 hours")]
+        [InlineData("retry after order 12345")]
         public void NoUsableHintGivesNull(string? message) => Assert.Null(RetryAfterHint.Parse(message));
 
         [Fact]
