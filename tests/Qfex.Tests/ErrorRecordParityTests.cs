@@ -164,15 +164,25 @@ namespace Qfex.Tests
 
         // ------------------------------------------------------------------ the mock and the comparison
 
-        /// <summary>What a runbook test writes: the code, the message and target it expects, the cmdlet it mocks, the outcome.</summary>
+        /// <summary>
+        /// What a runbook test writes: the code, the message and target it expects, the cmdlet it mocks, the outcome.
+        /// Both forms: the record output (to throw) and the record written as a non-terminating error (-NonTerminating),
+        /// which must be the same.
+        /// </summary>
         private ErrorRecord Mock(string code, string? message, ErrorRecord real)
         {
             var extra = new System.Collections.Hashtable { ["CommandName"] = real.InvocationInfo.MyCommand.Name };
             if (real.Exception is QfexException { RequestOutcome: QfexRequestOutcome outcome }) extra["RequestOutcome"] = outcome;
-            ScriptResult made = _ps.Run("$p = $args[3]; New-QfexErrorRecord -Code $args[0] -Message $args[1] -IncomingMessage $args[2] @p",
-                code, message, real.TargetObject, extra);
+            const string Make = "$p = $args[3]; New-QfexErrorRecord -Code $args[0] -Message $args[1] -IncomingMessage $args[2] @p";
+            ScriptResult made = _ps.Run(Make, code, message, real.TargetObject, extra);
             made.ThrowOnError();
             Assert.Empty(made.Warnings);
+
+            ScriptResult written = _ps.Run(Make + " -NonTerminating -ErrorVariable e -ErrorAction SilentlyContinue; $e.Count; $e[0]",
+                code, message, real.TargetObject, extra);
+            Assert.Empty(written.Warnings);
+            Assert.Equal(1, written.Value());
+            AssertSame(real, (ErrorRecord)written.Value(1)!, code + " written with -NonTerminating");
             return made.Single<ErrorRecord>();
         }
 

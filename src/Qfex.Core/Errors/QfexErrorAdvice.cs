@@ -217,8 +217,8 @@ namespace Qfex.Errors
         private static readonly Regex Pattern = new Regex(
             // A field whose name carries the unit: retry_after_ms=250
             "(?<![a-z])retry[-_ ]?after[-_ ]?" + Unit.Replace("?<unit>", "?<fieldunit>") + "[ \\t]*[:=][ \\t]*" + Number + NoMore
-            // Retry-After: <seconds>, no unit (the header's delay-seconds), and not followed by a word ("3 times")
-            + "|(?<![a-z])retry-after[ \\t]*:[ \\t]*(?<header>[0-9]{1,9})(?![0-9.,]|[ \\t]*[a-z0-9])"
+            // Retry-After: <seconds>, no unit (the header's delay-seconds), then the end of the text or of a clause, never a word ("3 times")
+            + "|(?<![a-z])retry-after[ \\t]*:[ \\t]*(?<header>[0-9]{1,9})(?![0-9]|[.,][0-9])(?=[ \\t]*(?:$|[.;,)\\]}\\r\\n\"']))"
             // Retry-After: <HTTP-date>
             + "|(?<![a-z])retry-after[ \\t]*:[ \\t]*(?<date>(?:mon|tue|wed|thu|fri|sat|sun), [0-9]{2} [a-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} gmt)"
             // retry after 200ms, try again in 3 seconds

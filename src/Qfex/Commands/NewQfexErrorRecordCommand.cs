@@ -36,9 +36,25 @@ namespace Qfex.Commands
         [Parameter]
         public QfexRequestOutcome RequestOutcome { get; set; } = QfexRequestOutcome.SentOutcomeUnknown;
 
+        /// <summary>
+        /// Writes the record as a non-terminating error of the cmdlet -CommandName names, into this command's error
+        /// stream, instead of outputting it: Mock Send-QfexMessage { New-QfexErrorRecord RateLimited -NonTerminating }.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter NonTerminating { get; set; }
+
         protected override void EndProcessing()
         {
             ErrorRecord record = Build();
+            if (NonTerminating)
+            {
+                if (!RecordReplay.TryWriteInto(this, CommandName, record))
+                {
+                    WriteWarning($"The record could not be written from {CommandName} (check $PSDefaultParameterValues for it): it is written without the cmdlet's name.");
+                    WriteError(record);
+                }
+                return;
+            }
             if (!RecordReplay.TryWriteFrom(this, CommandName, record))
                 WriteWarning($"The record could not be written from {CommandName} (check $PSDefaultParameterValues for it): " +
                     $"its FullyQualifiedErrorId is '{record.FullyQualifiedErrorId}', without the cmdlet's name.");
@@ -47,20 +63,25 @@ namespace Qfex.Commands
 
         private ErrorRecord Build()
         {
-            ErrorCodeInfo? row = ErrorCodeTable.Find(Code);
+            // A code in capitals with underscores that Qfex does not know is an order status, as the exchange spells them:
+            // -Wait writes the record of a rejection for it, and so does this.
+            ErrorCodeInfo? row = ErrorCodeTable.Find(Code)
+                ?? (System.Text.RegularExpressions.Regex.IsMatch(Code, "^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$") && ErrorCodeTable.IsRejection(Code)
+                    ? ErrorCodeTable.ForOrderStatus(Code) : null);
+            string? message = string.IsNullOrEmpty(Message) ? null : Message;
             switch (row?.Source)
             {
                 case CodeSource.OrderStatus:
                 {
                     // The record -Wait writes for that rejection: TargetObject is the request that was refused.
                     object? request = Redaction.Redact(AsFrameObject(IncomingMessage));
-                    return ErrorRecords.For(row.Create(row, new ErrorContext(Message, OrderResponseFor(row.Code, request), 0, DateTime.UtcNow)), request);
+                    return ErrorRecords.For(row.Create(row, new ErrorContext(message, OrderResponseFor(row.Code, request), 0, DateTime.UtcNow)), request);
                 }
                 case CodeSource.Module:
                 {
                     object? target = AsTarget(IncomingMessage);
                     string? type = (target as PSObject)?.Properties["type"]?.Value as string;
-                    QfexException exception = row.Create(row, new ErrorContext(Message ?? DefaultModuleMessage(row.Code, type), target, 0, DateTime.UtcNow, type));
+                    QfexException exception = row.Create(row, new ErrorContext(message ?? DefaultModuleMessage(row.Code, type), target, 0, DateTime.UtcNow, type));
                     if (IsAboutARequest(row.Code))
                     {
                         exception.RequestType = type;
@@ -72,7 +93,7 @@ namespace Qfex.Commands
                 {
                     // An error frame with that code; a known code typed in another case is the known code ("ratelimited").
                     string code = row?.Code ?? Code;
-                    ErrorEnvelope envelope = ErrorEnvelope.Create(code, Message ?? DefaultMessage(code), AsFrameObject(IncomingMessage));
+                    ErrorEnvelope envelope = ErrorEnvelope.Create(code, message ?? DefaultMessage(code), AsFrameObject(IncomingMessage));
                     return ErrorRecords.ForErrorFrame(envelope, 0, DateTime.UtcNow);
                 }
             }

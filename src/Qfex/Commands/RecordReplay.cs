@@ -45,14 +45,8 @@ namespace Qfex.Commands
         /// </summary>
         internal static bool TryWriteFrom(PSCmdlet caller, string commandName, ErrorRecord record)
         {
-            Type emitter = Emitters[commandName];
-            CmdletInfo? cmdlet = null;
-            if (caller.MyInvocation.MyCommand.Module?.ExportedCmdlets.TryGetValue(commandName, out CmdletInfo? exported) == true
-                && exported.ImplementingType == emitter)
-                cmdlet = exported;
-            cmdlet ??= caller.InvokeCommand.GetCmdlet(commandName);
-            if (cmdlet == null || cmdlet.ImplementingType != emitter)
-                cmdlet = new CmdletInfo(commandName, emitter);
+            CmdletInfo cmdlet = Resolve(caller, commandName);
+            Type emitter = cmdlet.ImplementingType;
 
             using PowerShell ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
             // Continue: the record is collected here, never raised, whatever $ErrorActionPreference the caller has.
@@ -80,6 +74,53 @@ namespace Qfex.Commands
                 written |= ReferenceEquals(error, record);
             ForgetInDollarError(caller, record);
             return written;
+        }
+
+        /// <summary>
+        /// Has the cmdlet named <paramref name="commandName"/> write <paramref name="record"/> into
+        /// <paramref name="caller"/>'s own error pipe, as a non-terminating error it wrote itself: with the caller's
+        /// error preference (so -ErrorAction Stop on a mocked command makes it terminating, as it would the real one),
+        /// into $Error and -ErrorVariable. Returns false when that could not be done (nothing was written).
+        /// </summary>
+        internal static bool TryWriteInto(PSCmdlet caller, string commandName, ErrorRecord record)
+        {
+            CmdletInfo cmdlet = Resolve(caller, commandName);
+            var parameters = new Hashtable();
+            if (cmdlet.ImplementingType == typeof(SendQfexMessageCommand)) parameters["Type"] = "qfex.error_record";
+            // -ErrorAction given to the caller applies to the record (a preference variable in scope applies by itself).
+            if (caller.MyInvocation.BoundParameters.TryGetValue("ErrorAction", out object? errorAction)) parameters["ErrorAction"] = errorAction;
+            // A steppable pipeline begun with the caller: the cmdlet's error pipe is the caller's (as in a proxy command),
+            // so the record leaves as that cmdlet wrote it, into the caller's error stream and -ErrorVariable.
+            SteppablePipeline pipeline = ScriptBlock.Create("param($command, $parameters) & $command @parameters")
+                .GetSteppablePipeline(CommandOrigin.Internal, new object[] { cmdlet, parameters });
+            t_record = record;
+            t_emitter = cmdlet.ImplementingType;
+            try
+            {
+                pipeline.Begin(caller);
+                pipeline.End();
+                return t_record == null;
+            }
+            catch (ParameterBindingException)
+            {
+                return false;   // e.g. a $PSDefaultParameterValues entry the cmdlet cannot bind
+            }
+            finally
+            {
+                t_record = null;
+                t_emitter = null;
+                pipeline.Dispose();
+            }
+        }
+
+        private static CmdletInfo Resolve(PSCmdlet caller, string commandName)
+        {
+            Type emitter = Emitters[commandName];
+            if (caller.MyInvocation.MyCommand.Module?.ExportedCmdlets.TryGetValue(commandName, out CmdletInfo? exported) == true
+                && exported.ImplementingType == emitter)
+                return exported;
+            CmdletInfo? found = caller.InvokeCommand.GetCmdlet(commandName);
+            return found != null && found.ImplementingType == emitter ? found : new CmdletInfo(commandName, emitter);
         }
 
         /// <summary>The engine appended the record to $Error as it was written: it was made, not raised, so it goes again.</summary>
