@@ -60,6 +60,7 @@ Describe 'Terminating and non-terminating errors, as about_Qfex documents them' 
         AfterAll { $server.Respond['add_order'] = $null }
 
         It 'writes the error and goes on with the script by default (Continue)' {
+            $ErrorActionPreference = 'Continue'    # PowerShell's default (the suite's runner sets Stop)
             $out = & { Send-QfexMessage -Type add_order -Params $order -Wait; 'went on' } 2>&1
             $out[0] | Should -BeOfType System.Management.Automation.ErrorRecord
             $out[0].FullyQualifiedErrorId | Should -Be 'InvalidOrder,Qfex.Commands.SendQfexMessageCommand'
@@ -209,6 +210,7 @@ Describe 'Mocks that are indistinguishable from the real record' {
         $out | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'InvalidOrder,Qfex.Commands.SendQfexMessageCommand'
         $err[0].Exception | Should -BeOfType Qfex.QfexInvalidRequestException
+        $ErrorActionPreference = 'Continue'    # PowerShell's default (the suite's runner sets Stop)
         $streamed = & { Send-QfexMessage -Type add_order -Params @{} -Wait; 'went on' } 2>&1
         $streamed[0].FullyQualifiedErrorId | Should -Be 'InvalidOrder,Qfex.Commands.SendQfexMessageCommand'
         $streamed[1] | Should -Be 'went on'
