@@ -115,6 +115,15 @@ namespace Qfex.Tests
                 _server.Push("{\"type\":\"big\",\"pad\":\"" + new string('x', 4 * 1024 * 1024 + 16) + "\"}");
                 return OnlyError(_ps.Run("Receive-QfexFrame -Type malformed -Count 1 -TimeoutSec 20"));
             }),
+            ("QfexBufferFull", "Receive-QfexFrame -Type behind a buffer full of other frames", () =>
+            {
+                using var other = new PowerShellHost();
+                QfexTestServer server = other.StartServer();
+                QfexSession session = other.Connect("-ReceiveBufferCapacity 1000");
+                for (int i = 1; i <= 2500; i++) server.Push("{\"type\":\"noise\",\"i\":" + i + "}");
+                Wait.Until(() => session.Buffer.IsFull, "a full buffer");
+                return OnlyError(other.Run("Receive-QfexFrame -Type wanted -Count 1 -TimeoutSec 600"));
+            }),
             ("QfexInvalidMessage", "add_order without its required params",
                 () => OnlyError(_ps.Run("Send-QfexMessage -Type add_order -Params @{ symbol = 'AAPL-USD'; api_secret = 'hush' }"))),
             ("QfexNoSession", "Send-QfexMessage in a runspace without a session", () =>

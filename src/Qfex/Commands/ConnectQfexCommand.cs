@@ -107,9 +107,15 @@ namespace Qfex.Commands
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "Use -Uri or -Environment, not both: -Uri names the endpoint exactly."), Uri);
 
-            if (Uri != null && (!Uri.IsAbsoluteUri || !Endpoints.IsWebSocketScheme(Uri)))
-                ThrowQfexError(new QfexException(ErrorIds.InvalidUri, ErrorCategory.InvalidArgument,
-                    $"'{Uri.OriginalString}' is not a WebSocket address: use wss://host, for example {SuggestedUri(Uri)} (ws:// only to a loopback address)."), Uri);
+            // An address with user information is refused by the connector without being repeated (it may hold a password).
+            if (Uri != null && !(Uri.IsAbsoluteUri && !string.IsNullOrEmpty(Uri.UserInfo)) && (!Uri.IsAbsoluteUri || !Endpoints.IsWebSocketScheme(Uri)))
+            {
+                bool mayHoldSecret = Uri.OriginalString.IndexOf('@') >= 0;
+                ThrowQfexError(new QfexException(ErrorIds.InvalidUri, ErrorCategory.InvalidArgument, mayHoldSecret
+                    ? "The -Uri given is not a WebSocket address (it is not repeated: it has an '@', which may hold a password): use wss://host, for example wss://trade.qfex.com."
+                    : $"'{Uri.OriginalString}' is not a WebSocket address: use wss://host, for example {SuggestedUri(Uri)} (ws:// only to a loopback address)."),
+                    mayHoldSecret ? null : Uri);
+            }
 
             QfexCredentials? credentials = ParameterSetName switch
             {
