@@ -119,13 +119,18 @@ BeforeDiscovery {
         'README.md > Error handling #2'                                                                           = @{
             Then = { (Get-Command -Name Submit-Order).CmdletBinding }
         }
-        'docs/about_Qfex.md > The error model'                                                                    = @{
+        'docs/about_Qfex.md > Advice for an error'                                                                = @{
             Given = $connect, { $QfexDocServer.Respond['add_order'] = 'RateLimited' }
             Then  = { $advice.Code -eq 'RateLimited' }
         }
-        'docs/about_Qfex.md > Retries and rate limits'                                                            = @{
-            Given = $connect, { $QfexDocServer.FailNext('get_user_orders', 'RateLimited', 1) }
-            Then  = { $attempt -eq 2 }
+        'docs/about_Qfex.md > A runbook built on the advice #1'                                                   = @{
+            Then = { (Get-Command -Name Invoke-QfexRequest).CmdletBinding }
+        }
+        'docs/about_Qfex.md > A runbook built on the advice #2'                                                   = @{
+            # The runbook is defined by the block before; tests/Pester/Errors.Tests.ps1 tests it further.
+            After = 'docs/about_Qfex.md > A runbook built on the advice #1'
+            Shows = '^ACK$'
+            Then  = { $answer.Data.order_response.status -eq 'ACK' }, { @($server.Received | Where-Object Type -eq 'add_order').Count -eq 2 }
         }
         'docs/about_Qfex.md > Testing runbooks #1'                                                                = @{
             Shows = '^\s*\d+ order_response\s', '^QuotaExceeded$'
