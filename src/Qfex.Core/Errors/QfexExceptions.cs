@@ -207,5 +207,6 @@ namespace Qfex.Errors
         internal const string InsecureUri = "QfexInsecureUri";
         internal const string ConflictingParameters = "QfexConflictingParameters";
         internal const string BufferFull = "QfexBufferFull";
+        internal const string NoEndpoint = "QfexNoEndpoint";
     }
 }
