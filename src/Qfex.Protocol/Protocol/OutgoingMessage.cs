@@ -72,7 +72,10 @@ namespace Qfex.Protocol
             return Create(NormalizeKeys(unwrapped), endpoint);
         }
 
-        /// <summary>PowerShell users write Type/Params as readily as type/params: the wire wants lower case.</summary>
+        /// <summary>
+        /// PowerShell users write Type/Params as readily as type/params: the wire wants lower case. A Session
+        /// member is what Send-QfexMessage binds -Session from (by property name), not part of the request.
+        /// </summary>
         private static object? NormalizeKeys(object? message)
         {
             var normalized = new System.Collections.Specialized.OrderedDictionary();
@@ -80,16 +83,18 @@ namespace Qfex.Protocol
             {
                 case IDictionary dictionary:
                     foreach (DictionaryEntry entry in dictionary)
-                        normalized[Normalize(entry.Key?.ToString() ?? string.Empty)] = entry.Value;
+                        if (!IsSessionKey(entry.Key?.ToString())) normalized[Normalize(entry.Key?.ToString() ?? string.Empty)] = entry.Value;
                     return normalized;
                 case PSObject pso:
                     foreach (PSPropertyInfo property in pso.Properties)
-                        normalized[Normalize(property.Name)] = property.Value;
+                        if (!IsSessionKey(property.Name)) normalized[Normalize(property.Name)] = property.Value;
                     return normalized;
                 default:
                     return message;
             }
         }
+
+        private static bool IsSessionKey(string? key) => string.Equals(key, "session", StringComparison.OrdinalIgnoreCase);
 
         private static string Normalize(string key) =>
             string.Equals(key, "type", StringComparison.OrdinalIgnoreCase) ? "type"

@@ -22,7 +22,7 @@ namespace Qfex.Commands
 
         /// <summary>Production or Uat. No default: nothing reaches real funds by omission (QfexNoEndpoint without it or -Uri).</summary>
         [Parameter]
-        public QfexEnvironment Environment { get; set; }
+        public QfexEnvironment? Environment { get; set; }
 
         [Parameter]
         [ValidateNotNull]
@@ -146,7 +146,7 @@ namespace Qfex.Commands
 
             var options = new SessionOptions
             {
-                Uri = hasUri ? Uri! : Endpoints.For(Environment, Endpoint),
+                Uri = hasUri ? Uri! : Endpoints.For(Environment!.Value, Endpoint),
                 Endpoint = Endpoint,
                 Credentials = Endpoint == QfexEndpoint.Trade ? credentials : null,
                 AccountId = MyInvocation.BoundParameters.ContainsKey(nameof(AccountId)) ? AccountId : (Guid?)null,
