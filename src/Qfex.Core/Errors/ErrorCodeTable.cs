@@ -98,7 +98,7 @@ namespace Qfex.Errors
         internal static readonly IReadOnlyList<ErrorCodeInfo> Rows = new[]
         {
             Row("RateLimited", ErrorCategory.QuotaExceeded, true, QfexErrorAction.Backoff,
-                "You exceeded the allowed message rate (weighted per message type, over a sliding window).",
+                "You exceeded the allowed message rate (weighted per message type, an exponential moving average per user).",
                 "Wait for the hinted delay (or back off exponentially with jitter), then retry; send fewer, larger requests.",
                 (r, c) => new QfexRateLimitedException(r, c)),
             Row("InvalidJSONFormat", ErrorCategory.ParserError, false, QfexErrorAction.FixRequest,
