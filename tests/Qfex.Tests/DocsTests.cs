@@ -608,15 +608,19 @@ $common = [System.Management.Automation.Cmdlet]::CommonParameters
 foreach ($c in (Get-Module Qfex).ExportedCmdlets.Values) {
     $params = foreach ($p in $c.Parameters.Values) {
         if ($common -contains $p.Name) { continue }
+        # A nullable parameter (no default: Connect-Qfex -Environment) is documented as its underlying type.
+        $type = $p.ParameterType
+        $underlying = [System.Nullable]::GetUnderlyingType($type)
+        if ($underlying) { $type = $underlying }
         $validateSet = @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] })
         $accepted = if ($validateSet.Count -gt 0) { [string[]]$validateSet[0].ValidValues }
-                    elseif ($p.ParameterType.IsEnum) { [string[]][System.Enum]::GetNames($p.ParameterType) }
+                    elseif ($type.IsEnum) { [string[]][System.Enum]::GetNames($type) }
                     else { [string[]]@() }
         $sets = foreach ($k in $p.ParameterSets.Keys) {
             $m = $p.ParameterSets[$k]
             '{0}|{1}|{2}|{3}|{4}|{5}' -f $k, $m.Position, $m.IsMandatory, $m.ValueFromPipeline, $m.ValueFromPipelineByPropertyName, $m.ValueFromRemainingArguments
         }
-        [pscustomobject]@{ Name = $p.Name; Type = $p.ParameterType.FullName; Aliases = [string[]]@($p.Aliases); Accepted = $accepted; Sets = [string[]]@($sets) }
+        [pscustomobject]@{ Name = $p.Name; Type = $type.FullName; Aliases = [string[]]@($p.Aliases); Accepted = $accepted; Sets = [string[]]@($sets) }
     }
     $setInfo = foreach ($s in $c.ParameterSets) {
         $s.Name + '|' + (@($s.Parameters | Where-Object { $common -notcontains $_.Name } | ForEach-Object Name) -join ',')

@@ -135,6 +135,7 @@ namespace Qfex.Tests
             ("QfexInsecureUri", "ws:// to a host that is not loopback",
                 () => OnlyError(_ps.Run("Connect-Qfex -Uri ws://example.com/ -Credential $server.Credential"))),
             ("QfexInvalidUri", "a host name without a scheme", () => OnlyError(_ps.Run("Connect-Qfex -Uri trade.qfex.com -Credential $server.Credential"))),
+            ("QfexNoEndpoint", "neither -Environment nor -Uri", () => OnlyError(_ps.Run("Connect-Qfex -Credential $server.Credential"))),
             ("QfexConflictingParameters", "-Uri with -Environment",
                 () => OnlyError(_ps.Run("Connect-Qfex -Uri $server.Uri -Environment Uat -Credential $server.Credential"))),
             ("QfexConfirmationRequired", "transfer_balance where PowerShell cannot prompt",

@@ -75,7 +75,7 @@ namespace Qfex.Tests
         public void ClientSideLimiterDelaysInsteadOfEarningRateLimited()
         {
             _server.RateLimitPerSecond = 6;
-            Connect("-MessagesPerSecond 4 -RequestWeight @{ get_user_trades = 1 }");
+            Connect("-MessagesPerSecond 3 -RateLimitWindowSec 1 -RequestWeight @{ get_user_trades = 1 }");
             var result = _ps.Run("1..10 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -Verbose }");
             Assert.Empty(result.AllErrors.Select(e => e.FullyQualifiedErrorId + " " + e));
             Assert.Equal(10, result.Output.Count);
@@ -203,20 +203,22 @@ namespace Qfex.Tests
         [Fact]
         public async Task ARequestAdmittedBeforeADropIsNeverSentOnTheReconnectedSocket()
         {
-            // The second query waits about a second for the limiter; the connection drops and comes back
-            // meanwhile. Its -Wait has been told "not sent again", so it must not go out after all.
-            Connect("-MessagesPerSecond 1 -RequestWeight @{ get_user_trades = 1 }");
-            var pending = Task.Run(() => _ps.Run("1..2 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -TimeoutSec 10 }"));
-            WaitUntil(() => Sent("get_user_trades").Count() == 1, "the first query");
+            // A budget of 2.5 units (0.625 per second, averaged over 4 s): two queries of weight 1 go at once, the
+            // third waits about a second for the limiter; the connection drops and comes back meanwhile. Its -Wait
+            // has been told "not sent again", so it must not go out after all.
+            QfexSession session = Connect("-MessagesPerSecond 0.625 -RateLimitWindowSec 4 -RequestWeight @{ get_user_trades = 1 }");
+            long before = session.FramesReceived;
+            var pending = Task.Run(() => _ps.Run("1..3 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -TimeoutSec 10 }"));
+            WaitUntil(() => Sent("get_user_trades").Count() == 2 && session.FramesReceived >= before + 2, "the first two queries and their answers");
             _server.DropConnections();
             ScriptResult result = await pending;
-            Assert.Single(result.Output);
+            Assert.Equal(2, result.Output.Count);
             ErrorRecord refused = Assert.Single(result.Errors);
             Assert.StartsWith("QfexConnectionClosed,", refused.FullyQualifiedErrorId);
             Assert.Equal(QfexRequestOutcome.NotSent, ((QfexException)refused.Exception).RequestOutcome);
             WaitUntil(() => Sent("auth").Count() == 2 && ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open, "the reconnect");
             RoundTrip();
-            Assert.Equal(2, Sent("get_user_trades").Count());   // the first query and the barrier; the refused one never
+            Assert.Equal(3, Sent("get_user_trades").Count());   // the first two queries and the barrier; the refused one never
         }
 
         [Fact]

@@ -161,12 +161,13 @@ namespace Qfex.Tests
             Assert.StartsWith("QfexInvalidMessage,", Assert.Single(Run("Send invalid",
                 "Send-QfexMessage -Session $s -Type add_order -Params @{ symbol = 'AAPL-USD'; side = 'HOLD' } -Verbose -Debug -ErrorAction Continue -WarningAction Continue").AllErrors).FullyQualifiedErrorId);
 
-            // Send an auth request with a real signature ourselves: AlreadyAuthenticated, echoing it back.
+            // Send an auth request with a real signature ourselves: refused before sending (the exchange would answer
+            // AlreadyAuthenticated), and the refusal shows the request with its secrets masked.
             (Hashtable auth, string nonce, string signature) = AuthMessage();
-            ScriptResult again = Run("Send auth (AlreadyAuthenticated)",
+            ScriptResult again = Run("Send auth (refused before sending)",
                 "$again = Send-QfexMessage -Session $s -Message $args[0] -Wait -PassThru -Verbose -Debug -ErrorAction Continue -WarningAction Continue -ErrorVariable authError; $again; $authError | Get-QfexErrorAdvice -Verbose -Debug -ErrorAction Continue -WarningAction Continue",
                 auth);
-            Assert.Contains(again.Errors, e => e.FullyQualifiedErrorId.StartsWith("AlreadyAuthenticated,", StringComparison.Ordinal));
+            Assert.Contains(again.Errors, e => e.FullyQualifiedErrorId.StartsWith("QfexInvalidMessage,", StringComparison.Ordinal));
             (Hashtable auth2, _, _) = AuthMessage();
             Run("Send auth as JSON text", "Send-QfexMessage -Session $s -Message $args[0] -PassThru -Verbose -Debug -ErrorAction Continue -WarningAction Continue", PSJsonText(auth2));
             Run("Send auth with -Type", "Send-QfexMessage -Session $s -Type auth -Params $args[0].params -Wait -Verbose -Debug -ErrorAction Continue -WarningAction Continue", auth2);

@@ -239,5 +239,6 @@ namespace Qfex.Errors
         internal const string ConfirmationRequired = "QfexConfirmationRequired";
         internal const string SessionNotFound = "QfexSessionNotFound";
         internal const string TestServerStartFailed = "QfexTestServerStartFailed";
+        internal const string NoEndpoint = "QfexNoEndpoint";
     }
 }

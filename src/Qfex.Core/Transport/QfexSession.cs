@@ -41,7 +41,8 @@ namespace Qfex
         {
             _options = options;
             Id = Interlocked.Increment(ref s_lastId);
-            Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime, options.BufferBytes);
+            Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime, options.BufferBytes,
+                cancelOnDisconnect: options.CancelOnDisconnect && options.Endpoint == QfexEndpoint.Trade);
             Supervisor = new SessionSupervisor(Core, options, open == null
                 ? (setup, token) => SocketLink.OpenAsync(Core, options, setup, token)
                 : (setup, token) => open(Core, setup, token));
@@ -65,6 +66,13 @@ namespace Qfex
 
         /// <summary>Successful reconnects after unexpected drops.</summary>
         public int Reconnects => Core.Reconnects;
+
+        /// <summary>
+        /// The session itself, so a piped session binds to -Session by property name on every cmdlet that takes one
+        /// (<c>Get-QfexSession | Send-QfexMessage -Type get_user_orders</c>). Hidden from Format-List and Get-Member.
+        /// </summary>
+        [System.Management.Automation.Hidden]
+        public QfexSession Session => this;
 
         /// <summary>Why the session closed (close status and reason, or the transport error), once Closed.</summary>
         public string? CloseReason => Core.CloseReason;

@@ -49,7 +49,8 @@ namespace Qfex.Transport
         private long _sequence;
         private int _reconnects;
 
-        internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow, long bufferBytes = FrameBuffer.DefaultByteBudget)
+        internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow, long bufferBytes = FrameBuffer.DefaultByteBudget,
+            bool cancelOnDisconnect = false)
         {
             Id = id;
             Uri = uri;
@@ -57,6 +58,7 @@ namespace Qfex.Transport
             _utcNow = utcNow;
             Buffer = new FrameBuffer(bufferCapacity, bufferBytes);
             Subscriptions = new SubscriptionTracker(endpoint);
+            CancelOnDisconnect = new CancelOnDisconnectState(cancelOnDisconnect);
         }
 
         internal int Id { get; }
@@ -64,6 +66,12 @@ namespace Qfex.Transport
         internal QfexEndpoint Endpoint { get; }
         internal FrameBuffer Buffer { get; }
         internal SubscriptionTracker Subscriptions { get; }
+
+        /// <summary>Whether cancel-on-disconnect is on (Connect-Qfex or Send-QfexMessage): a reconnect turns it on again.</summary>
+        internal CancelOnDisconnectState CancelOnDisconnect { get; }
+
+        /// <summary>The client_order_id of each order the session saw (modify_order -Wait follows a new order_id by it).</summary>
+        internal OrderIndex Orders { get; } = new OrderIndex();
 
         /// <summary>Waits for the answers to the module's own requests (auth, probes): taken before numbering, never shown.</summary>
         internal WaiterSet<FrameContent> Claims { get; } = new WaiterSet<FrameContent>(continueOnPool: true);
@@ -443,7 +451,7 @@ namespace Qfex.Transport
                 ["type"] = ReconnectedType,
                 ["reconnects"] = count,
                 ["reason"] = reason,
-                ["subscriptions"] = Subscriptions.Acknowledged,
+                ["subscriptions"] = Subscriptions.Current,
                 ["cancel_on_disconnect"] = cancelOnDisconnect,
             });
             // Past the capacity if need be (by one frame): a full buffer must not hold the reconnect up.
@@ -496,11 +504,16 @@ namespace Qfex.Transport
             _flushing.Clear();
         }
 
-        /// <summary>The next sequence number, and Subscriptions kept true to it. Under _deliverGate: numbers follow arrival order.</summary>
+        /// <summary>
+        /// The next sequence number, and what the session restores and matches (subscriptions, cancel-on-disconnect,
+        /// the order index) kept true to it. Under _deliverGate: numbers follow arrival order.
+        /// </summary>
         private QfexFrame Number(FrameContent content, DateTime receivedAt)
         {
             QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
             Subscriptions.Track(frame);
+            CancelOnDisconnect.Track(frame);
+            Orders.Track(frame);
             return frame;
         }
     }

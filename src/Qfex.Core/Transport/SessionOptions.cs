@@ -13,11 +13,18 @@ namespace Qfex.Transport
             PublicKey = publicKey;
             Secret = secret;
             Jwt = jwt;
+            RateLimitKey = jwt != null ? HmacAuth.JwtAccountKey(jwt) : "key:" + publicKey;
         }
 
         internal string? PublicKey { get; }
         internal SecureString? Secret { get; }
         internal SecureString? Jwt { get; }
+
+        /// <summary>
+        /// Whose rate limit the session counts against (the exchange counts per user): the public key, or a JWT's
+        /// subject (a hash of the token when it has none). Never a secret.
+        /// </summary>
+        internal string RateLimitKey { get; }
 
         internal static QfexCredentials Hmac(string publicKey, SecureString secret) => new QfexCredentials(publicKey, secret.Copy(), null);
         internal static QfexCredentials FromJwt(SecureString jwt) => new QfexCredentials(null, null, jwt.Copy());
@@ -32,7 +39,9 @@ namespace Qfex.Transport
     /// <summary>Everything a session needs to connect, and to connect again after a drop.</summary>
     internal sealed class SessionOptions
     {
-        internal const double DefaultWeightPerSecond = 100;
+        /// <summary>The published limit: 12,000 weight units per 60 s = 200 per second, averaged over 60 s.</summary>
+        internal const double DefaultWeightPerSecond = RateLimits.PublishedBudget / RateLimits.PublishedWindowSeconds;
+        internal const double DefaultRateLimitWindowSeconds = RateLimits.PublishedWindowSeconds;
 
         internal Uri Uri { get; set; } = null!;
         internal QfexEndpoint Endpoint { get; set; }
@@ -42,6 +51,10 @@ namespace Qfex.Transport
         internal IReadOnlyList<string> Subscribe { get; set; } = Array.Empty<string>();
         /// <summary>Market data only: the symbols the channels are for ("*" = all).</summary>
         internal IReadOnlyList<string> Symbols { get; set; } = new[] { "*" };
+        /// <summary>Market data only: candle intervals for the candle channel (none: the exchange's default).</summary>
+        internal IReadOnlyList<string> Intervals { get; set; } = Array.Empty<string>();
+        /// <summary>Market data only: level2 aggregation (null: the exchange's default, none).</summary>
+        internal int? SigFigs { get; set; }
         internal bool CancelOnDisconnect { get; set; }
         internal const int DefaultBufferCapacity = 25_000;
         internal const int DefaultMaxFrameBytes = 4 * 1024 * 1024;
@@ -60,9 +73,10 @@ namespace Qfex.Transport
         internal TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
         /// <summary>Silence after which the socket is presumed dead (a trade session probes at half of it). Zero: off.</summary>
         internal TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
-        /// <summary>Client-side rate limit in weight units per window (an add_order weighs 1). Zero: off.</summary>
+        /// <summary>Client-side rate limit: the sustained rate in weight units per second (an add_order weighs 1). Zero: off.</summary>
         internal double WeightPerSecond { get; set; } = DefaultWeightPerSecond;
-        internal TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>The moving average's time constant; the budget is WeightPerSecond x this.</summary>
+        internal TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(DefaultRateLimitWindowSeconds);
         internal IDictionary<string, double> WeightOverrides { get; set; } = new Dictionary<string, double>(StringComparer.Ordinal);
 
         /// <summary>The clock the supervisor's delays and timers run on (a fake one in the unit tests).</summary>

@@ -32,9 +32,14 @@ namespace Qfex.Transport
             _core = core;
             _options = options;
             _open = open;
+            // The exchange counts per user across all connections: the trade sessions of one account share the
+            // limit. The market-data socket has no published limit and no user: its sessions each count their own.
             if (options.WeightPerSecond > 0)
-                _throttle = new RequestThrottle(options.WeightPerSecond * options.RateLimitWindow.TotalSeconds, options.RateLimitWindow, options.WeightOverrides);
+                _throttle = new RequestThrottle(options, options.Endpoint == QfexEndpoint.Trade ? options.Credentials?.RateLimitKey : null);
         }
+
+        /// <summary>The session's view of its account's rate limit (null when -MessagesPerSecond is 0).</summary>
+        internal RequestThrottle? Throttle => _throttle;
 
         /// <summary>The connection in use (null before the first one).</summary>
         internal ISessionLink? Link
@@ -143,7 +148,8 @@ namespace Qfex.Transport
             if (!_core.TryOpen(link.Generation))
                 throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
             opened();
-            await _core.DeliverReconnectNoticeAsync(reason, _options.CancelOnDisconnect).ConfigureAwait(false);
+            // What this connection's setup did: cancel-on-disconnect was turned on again when it is on.
+            await _core.DeliverReconnectNoticeAsync(reason, _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value).ConfigureAwait(false);
         }
 
         // ------------------------------------------------------------------ sending
@@ -156,6 +162,31 @@ namespace Qfex.Transport
         internal async Task SendAsync(RequestTicket ticket, Action<string> onThrottle, CancellationToken cancellationToken)
         {
             _core.Admit(ticket);
+            // What a reconnect restores follows what the user sends: a subscribe is wanted (and cancel-on-disconnect
+            // set) before the write, since the answer may come at once, and undone if it was not sent after all; an
+            // unsubscribe stops restoring once it was written (or may have been).
+            string[]? keys = _core.Subscriptions.KeysOfRequest(ticket.Type, ticket.Json);
+            string[]? wanted = keys != null && ticket.Type == "subscribe" ? _core.Subscriptions.Want(keys) : null;
+            bool? cancelOnDisconnect = _options.Endpoint == QfexEndpoint.Trade ? _core.CancelOnDisconnect.Sending(ticket.Type, ticket.Json) : null;
+            try
+            {
+                await WriteAsync(ticket, onThrottle, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException || (e is QfexException q && q.RequestOutcome == QfexRequestOutcome.NotSent))
+            {
+                if (wanted != null) _core.Subscriptions.Forget(wanted);
+                if (cancelOnDisconnect.HasValue) _core.CancelOnDisconnect.Undo(cancelOnDisconnect.Value);
+                throw;
+            }
+            finally
+            {
+                if (keys != null && ticket.Type == "unsubscribe" && ticket.Phase != RequestPhase.Admitted && ticket.Failure?.RequestOutcome != QfexRequestOutcome.NotSent)
+                    _core.Subscriptions.Unwant(keys);
+            }
+        }
+
+        private async Task WriteAsync(RequestTicket ticket, Action<string> onThrottle, CancellationToken cancellationToken)
+        {
             try
             {
                 if (_throttle != null)

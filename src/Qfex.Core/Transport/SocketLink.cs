@@ -144,7 +144,8 @@ namespace Qfex.Transport
             {
                 if (options.Endpoint == QfexEndpoint.Trade && options.Credentials != null)
                     await link.AuthenticateAsync(linked.Token, cancellationToken).ConfigureAwait(false);
-                if (options.CancelOnDisconnect && options.Endpoint == QfexEndpoint.Trade)
+                // On when Connect-Qfex -CancelOnDisconnect asked for it or a cancel_on_disconnect request turned it on.
+                if (options.Endpoint == QfexEndpoint.Trade && core.CancelOnDisconnect.Value)
                 {
                     setup.Log("Enabling cancel-on-disconnect: if this connection drops, the exchange cancels every open order of the account.");
                     await link.SendControlAsync(CancelOnDisconnectMessage, linked.Token).ConfigureAwait(false);
@@ -294,7 +295,7 @@ namespace Qfex.Transport
             if (_setup.Restoring)
             {
                 IReadOnlyList<string> restore = _core.Subscriptions.RestoreMessages();
-                if (restore.Count > 0) _setup.Log($"Restoring subscriptions: {string.Join(", ", _core.Subscriptions.Acknowledged)}.");
+                if (restore.Count > 0) _setup.Log($"Restoring subscriptions: {string.Join(", ", _core.Subscriptions.Current)}.");
                 foreach (string message in restore)
                     await SendControlAsync(message, token).ConfigureAwait(false);
                 return;
@@ -302,21 +303,48 @@ namespace Qfex.Transport
 
             if (_options.Subscribe.Count == 0) return;
             string[] channels = _options.Subscribe.Distinct(StringComparer.Ordinal).ToArray();
-            string[] keys = _core.Subscriptions.Want(channels, _options.Symbols);
-            _setup.Log($"Subscribing to {string.Join(", ", channels)}" + (_options.Endpoint == QfexEndpoint.MarketData ? $" for {string.Join(", ", _options.Symbols)}." : "."));
-            await SendControlAsync(_core.Subscriptions.SubscribeMessage(channels, _options.Symbols), token).ConfigureAwait(false);
+            bool marketData = _options.Endpoint == QfexEndpoint.MarketData;
+            IReadOnlyList<string>? symbols = marketData ? _options.Symbols : null;
+            IReadOnlyList<string>? intervals = marketData ? _options.Intervals : null;
+            int[]? sigFigs = marketData && _options.SigFigs.HasValue ? new[] { _options.SigFigs.Value } : null;
+            string[] keys = _core.Subscriptions.Keys(channels, symbols, intervals, sigFigs);
+            _core.Subscriptions.Want(keys);
+            _setup.Log($"Subscribing to {string.Join(", ", channels)}" + (marketData
+                ? $" for {string.Join(", ", _options.Symbols)}" + (intervals?.Count > 0 ? $", intervals {string.Join(", ", intervals)}" : "")
+                    + (sigFigs != null ? $", sig_figs {sigFigs[0]}" : "") + "."
+                : "."));
+            await SendControlAsync(_core.Subscriptions.SubscribeMessage(channels, symbols, intervals, sigFigs), token).ConfigureAwait(false);
 
-            // The trade socket documents its acknowledgements; the market-data socket does not (protocol doc §7.1).
-            // Connect-Qfex returns with Subscriptions showing what the exchange confirmed; the confirmations stay
-            // in the stream as frames; an unconfirmed channel is reported, not fatal.
-            if (_options.Endpoint != QfexEndpoint.Trade) return;
-            using CancellationTokenSource wait = _options.Clock.CreateCancellationTokenSource(TimeSpan.FromSeconds(5));
+            // Connect-Qfex returns once the exchange confirmed every subscription (Subscriptions shows them; the
+            // confirmations stay in the stream as frames), and fails with the exchange's error when it refuses one.
+            // The trade socket documents its acknowledgements; the market-data socket does not (protocol doc §7.1),
+            // so a confirmation that does not come within the wait is reported, not fatal: what was asked for is
+            // still restored after a reconnect.
+            using CancellationTokenSource wait = _options.Clock.CreateCancellationTokenSource(SubscribeWait);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, wait.Token);
-            if (!await _core.Subscriptions.WaitForAsync(keys, linked.Token).ConfigureAwait(false))
+            switch (await _core.Subscriptions.WaitForAsync(keys, linked.Token).ConfigureAwait(false))
             {
-                token.ThrowIfCancellationRequested();
-                _setup.Log($"The exchange has not confirmed {string.Join(", ", _core.Subscriptions.Missing(keys))} yet; see the session's frames for its answer.");
+                case SubscribeOutcome.Refused:
+                    QfexFrame refusal = _core.Subscriptions.Refusal(keys)!;
+                    _setup.Log($"The exchange refused the subscription: {refusal.Error!.Code}{(refusal.Error.Message == null ? "" : ": " + refusal.Error.Message)}");
+                    throw RefusedSubscription(refusal);
+                case SubscribeOutcome.NotYet:
+                    token.ThrowIfCancellationRequested();
+                    _setup.Log($"The exchange has not confirmed {string.Join(", ", _core.Subscriptions.Missing(keys))} within {SubscribeWait.TotalSeconds:0} s; see the session's frames for its answer.");
+                    break;
             }
+        }
+
+        /// <summary>How long Connect-Qfex waits for the exchange to confirm or refuse its subscriptions (at most -TimeoutSec in all).</summary>
+        internal static readonly TimeSpan SubscribeWait = TimeSpan.FromSeconds(5);
+
+        /// <summary>The exception of the error frame that refused Connect-Qfex's subscription: the record Connect-Qfex fails with.</summary>
+        private static QfexException RefusedSubscription(QfexFrame frame)
+        {
+            ErrorCodeInfo row = ErrorCodeTable.ForErrorFrame(frame.Error!.Code);
+            QfexException e = row.Create(row, new ErrorContext(frame.Error.Message, frame.Error.Incoming, frame.Sequence, frame.ReceivedAt));
+            e.RequestType = "subscribe";
+            return e;
         }
 
         /// <summary>The auth answer: {"authenticated":bool}, the 2025 {"type":"auth","result":..}, or any error frame before auth.</summary>

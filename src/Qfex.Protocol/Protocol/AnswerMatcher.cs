@@ -8,6 +8,10 @@ namespace Qfex.Protocol
     /// answers are matched by their key plus the ids the request carried (client_order_id, order_id,
     /// stop_order_id, channel), and error frames by the request they echo. An error frame that echoes
     /// nothing is never taken for an answer: it stays in the buffer for Receive-QfexFrame.
+    /// modify_order: the exchange may answer with a new order_id (protocol doc §3.2), so its answer is an
+    /// order_response with status MODIFIED or a refusing status whose order_id is the one the request named, or
+    /// whose client_order_id is the one the session last saw on that order (the session keeps an index of the
+    /// order_responses it received). Stop-order requests are also answered by stop_order_response or a bare ack.
     /// </summary>
     internal sealed class AnswerMatcher
     {
@@ -16,10 +20,13 @@ namespace Qfex.Protocol
         private readonly string? _orderId;
         private readonly string? _stopOrderId;
         private readonly string? _channel;
+        private readonly Func<string, string?>? _clientIdOfOrder;
 
-        internal AnswerMatcher(string type, JsonElement parameters)
+        /// <param name="clientIdOfOrder">For modify_order: the client_order_id the session knows for an order_id (null: unknown).</param>
+        internal AnswerMatcher(string type, JsonElement parameters, Func<string, string?>? clientIdOfOrder = null)
         {
             _type = type;
+            _clientIdOfOrder = clientIdOfOrder;
             _clientOrderId = PSJson.GetString(parameters, "client_order_id");
             _orderId = PSJson.GetString(parameters, "order_id");
             _stopOrderId = PSJson.GetString(parameters, "stop_order_id");
@@ -46,7 +53,11 @@ namespace Qfex.Protocol
                 switch (frame.Type)
                 {
                     case "order_response":
-                        return IsOrderRequest && root.TryGetProperty("order_response", out JsonElement order) && IdsAgree(order, orderResponse: true);
+                        if (!IsOrderRequest || !root.TryGetProperty("order_response", out JsonElement order)) return false;
+                        return _type == "modify_order" ? AnswersModify(order) : IdsAgree(order, orderResponse: true);
+                    case "stop_order_response":
+                        return (_type == "add_order" || _type == "cancel_stop_order" || _type == "modify_stop_order")
+                            && root.TryGetProperty("stop_order_response", out JsonElement stop) && IdsAgree(stop);
                     case "subscribed":
                         return _type == "subscribe" && (_channel == null || PSJson.GetString(root, "subscribed") == _channel || root.TryGetProperty("channels", out _));
                     case "unsubscribed":
@@ -86,8 +97,25 @@ namespace Qfex.Protocol
             type == "add_order" || type == "close_position" || type == "cancel_order" || type == "modify_order"
             || type == "cancel_stop_order" || type == "modify_stop_order";
 
-        /// <summary>Requests whose only answer is a bare acknowledgement.</summary>
-        private bool IsAckOnly => _type == "cancel_on_disconnect" || _type == "set_user_leverage" || _type == "cancel_all_orders";
+        /// <summary>Requests that a bare acknowledgement (one that echoes nothing) may answer.</summary>
+        private bool IsAckOnly => _type == "cancel_on_disconnect" || _type == "set_user_leverage" || _type == "cancel_all_orders"
+            || _type == "cancel_stop_order" || _type == "modify_stop_order";
+
+        private static readonly string[] AcceptingStatuses = { "ACK", "FILLED", "MODIFIED", "CANCELLED", "CANCELLED_STP" };
+
+        /// <summary>
+        /// The answer to modify_order: MODIFIED or a refusal (a fill or cancel of that order is not one), for the
+        /// order id named, or, when the exchange assigned a new id, for the order's client_order_id.
+        /// </summary>
+        private bool AnswersModify(JsonElement order)
+        {
+            string? status = PSJson.GetString(order, "status");
+            if (status == null || (status != "MODIFIED" && Array.IndexOf(AcceptingStatuses, status) >= 0)) return false;
+            if (_orderId == null) return true;
+            if (Same(order, "order_id", _orderId)) return true;
+            string? clientId = _clientOrderId ?? _clientIdOfOrder?.Invoke(_orderId);
+            return !string.IsNullOrEmpty(clientId) && Same(order, "client_order_id", clientId!);
+        }
 
         /// <summary>Every id the request set must be equal in the candidate (an id the candidate lacks does not disagree).</summary>
         private bool IdsAgree(JsonElement candidate, bool orderResponse = false)

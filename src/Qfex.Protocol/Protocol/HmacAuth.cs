@@ -62,6 +62,45 @@ namespace Qfex.Protocol
             return Write(w => w.WriteString("jwt", token), accountId);
         }
 
+        /// <summary>
+        /// Who a JWT is for, to share the rate limiter between sessions of one user: "jwt-sub:" and the token's
+        /// subject claim (read, not verified: the exchange verifies it), or, when the token has no readable
+        /// subject, "jwt-sha256:" and a hash of the whole token. Never the token itself.
+        /// </summary>
+        internal static string JwtAccountKey(SecureString jwt)
+        {
+            byte[] token = SecretBytes(jwt);
+            try
+            {
+                string? subject = JwtSubject(token);
+                if (!string.IsNullOrEmpty(subject)) return "jwt-sub:" + subject;
+                using var sha = SHA256.Create();
+                return "jwt-sha256:" + ToHex(sha.ComputeHash(token));
+            }
+            finally
+            {
+                Array.Clear(token, 0, token.Length);
+            }
+        }
+
+        private static string? JwtSubject(byte[] token)
+        {
+            int first = Array.IndexOf(token, (byte)'.');
+            int second = first < 0 ? -1 : Array.IndexOf(token, (byte)'.', first + 1);
+            if (second < 0) return null;
+            string payload = Encoding.ASCII.GetString(token, first + 1, second - first - 1).Replace('-', '+').Replace('_', '/');
+            payload = payload.PadRight(payload.Length + (4 - payload.Length % 4) % 4, '=');
+            try
+            {
+                using JsonDocument doc = JsonDocument.Parse(Convert.FromBase64String(payload));
+                return PSJson.GetString(doc.RootElement, "sub");
+            }
+            catch (Exception e) when (e is FormatException || e is JsonException || e is ArgumentException)
+            {
+                return null;
+            }
+        }
+
         private static string Write(Action<Utf8JsonWriter> credentials, Guid? accountId)
         {
             using var stream = new MemoryStream();

@@ -22,26 +22,39 @@ namespace Qfex.Protocol
     {
         private readonly JsonDocument _document;
 
-        private OutgoingMessage(string type, string json, JsonDocument document)
+        private OutgoingMessage(string type, string json, JsonDocument document, QfexEndpoint endpoint, string? typedAs)
         {
             Type = type;
             Json = json;
             _document = document;
+            Endpoint = endpoint;
+            TypedAs = typedAs;
         }
 
         internal string Type { get; }
         internal string Json { get; }
-        internal JsonElement Params => _document.RootElement.TryGetProperty("params", out JsonElement p) ? p : default;
+        internal QfexEndpoint Endpoint { get; }
 
-        internal static OutgoingMessage FromTypeAndParams(string type, object? parameters)
+        /// <summary>The type as the user spelled it when it differed from a known type only in case (ADD_ORDER); else null.</summary>
+        internal string? TypedAs { get; }
+
+        /// <summary>The catalog's spec of the type on the session's endpoint, or null for a type Qfex does not know.</summary>
+        internal MessageSpec? Spec => MessageCatalog.Find(Type, Endpoint);
+
+        /// <summary>The request's fields: params on the trade socket, the message itself on the market-data socket.</summary>
+        internal JsonElement Params =>
+            Endpoint == QfexEndpoint.MarketData ? _document.RootElement
+            : _document.RootElement.TryGetProperty("params", out JsonElement p) ? p : default;
+
+        internal static OutgoingMessage FromTypeAndParams(string type, object? parameters, QfexEndpoint endpoint = QfexEndpoint.Trade)
         {
             object? unwrapped = parameters is PSObject pso && pso.BaseObject is not PSCustomObject ? pso.BaseObject : parameters;
             if (unwrapped != null && !(unwrapped is IDictionary) && !(unwrapped is PSObject))
                 throw new InvalidMessageException($"-Params must be a hashtable, dictionary or PSCustomObject, not {unwrapped.GetType().Name}.");
-            return Create(new Dictionary<string, object?> { ["type"] = type, ["params"] = parameters ?? new Hashtable() });
+            return Create(new Dictionary<string, object?> { ["type"] = type, ["params"] = parameters ?? new Hashtable() }, endpoint);
         }
 
-        internal static OutgoingMessage FromMessage(object? message)
+        internal static OutgoingMessage FromMessage(object? message, QfexEndpoint endpoint = QfexEndpoint.Trade)
         {
             object? unwrapped = message is PSObject pso && pso.BaseObject is not PSCustomObject ? pso.BaseObject : message;
             if (unwrapped is string text)
@@ -49,17 +62,20 @@ namespace Qfex.Protocol
                 try
                 {
                     using JsonDocument doc = JsonDocument.Parse(text);
-                    return Create(PSJson.ToPSValue(doc.RootElement));
+                    return Create(PSJson.ToPSValue(doc.RootElement), endpoint);
                 }
                 catch (JsonException e)
                 {
                     throw new InvalidMessageException("-Message is not valid JSON: " + e.Message, e);
                 }
             }
-            return Create(NormalizeKeys(unwrapped));
+            return Create(NormalizeKeys(unwrapped), endpoint);
         }
 
-        /// <summary>PowerShell users write Type/Params as readily as type/params: the wire wants lower case.</summary>
+        /// <summary>
+        /// PowerShell users write Type/Params as readily as type/params: the wire wants lower case. A Session
+        /// member is what Send-QfexMessage binds -Session from (by property name), not part of the request.
+        /// </summary>
         private static object? NormalizeKeys(object? message)
         {
             var normalized = new System.Collections.Specialized.OrderedDictionary();
@@ -67,23 +83,25 @@ namespace Qfex.Protocol
             {
                 case IDictionary dictionary:
                     foreach (DictionaryEntry entry in dictionary)
-                        normalized[Normalize(entry.Key?.ToString() ?? string.Empty)] = entry.Value;
+                        if (!IsSessionKey(entry.Key?.ToString())) normalized[Normalize(entry.Key?.ToString() ?? string.Empty)] = entry.Value;
                     return normalized;
                 case PSObject pso:
                     foreach (PSPropertyInfo property in pso.Properties)
-                        normalized[Normalize(property.Name)] = property.Value;
+                        if (!IsSessionKey(property.Name)) normalized[Normalize(property.Name)] = property.Value;
                     return normalized;
                 default:
                     return message;
             }
         }
 
+        private static bool IsSessionKey(string? key) => string.Equals(key, "session", StringComparison.OrdinalIgnoreCase);
+
         private static string Normalize(string key) =>
             string.Equals(key, "type", StringComparison.OrdinalIgnoreCase) ? "type"
             : string.Equals(key, "params", StringComparison.OrdinalIgnoreCase) ? "params"
             : key;
 
-        private static OutgoingMessage Create(object? message)
+        private static OutgoingMessage Create(object? message, QfexEndpoint endpoint)
         {
             string json;
             try
@@ -104,21 +122,102 @@ namespace Qfex.Protocol
                 throw new InvalidMessageException("A message must be an object with a string 'type' (and usually 'params').");
             }
 
-            IReadOnlyList<string> problems = MessageValidator.Validate(type!, root.TryGetProperty("params", out JsonElement p) ? p : default);
+            // ADD_ORDER is add_order: the exchange's types are lower-case snake_case, and a case-only variant is
+            // checked, confirmed and sent as the known type (the cmdlet warns), never sent unchecked.
+            string? typedAs = null;
+            if (MessageCatalog.Find(type!, QfexEndpoint.Trade) == null && MessageCatalog.Find(type!, QfexEndpoint.MarketData) == null
+                && MessageCatalog.CaseVariantOf(type!) is string known)
+            {
+                typedAs = type;
+                type = known;
+            }
+
+            // One request on every input path: trade requests always carry params ({} when none were given);
+            // market-data requests carry their fields at the top level (given in params, they are moved there).
+            if (Reshape(root, type!, endpoint) is string reshaped)
+            {
+                json = reshaped;
+                doc.Dispose();
+                doc = JsonDocument.Parse(json);
+                root = doc.RootElement;
+            }
+
+            IReadOnlyList<string> problems = MessageValidator.ValidateMessage(type!, root, endpoint);
             if (problems.Count > 0)
             {
                 doc.Dispose();
                 throw new InvalidMessageException("Not sent: " + string.Join(" ", problems));
             }
 
-            if ((type == "add_order" || type == "close_position") && PSJson.GetString(p, "client_order_id") is null or "")
+            if (endpoint == QfexEndpoint.Trade && (type == "add_order" || type == "close_position")
+                && PSJson.GetString(root.GetProperty("params"), "client_order_id") is null or "")
             {
                 // The protocol has no request id: our own client_order_id is how the answer is found.
                 json = WithClientOrderId(root, NewClientOrderId());
                 doc.Dispose();
                 doc = JsonDocument.Parse(json);
             }
-            return new OutgoingMessage(type!, json, doc);
+            return new OutgoingMessage(type!, json, doc, endpoint, typedAs);
+        }
+
+        /// <summary>The message in its endpoint's shape with the canonical type, or null when it already is.</summary>
+        private static string? Reshape(JsonElement root, string type, QfexEndpoint endpoint)
+        {
+            bool typeChanged = PSJson.GetString(root, "type") != type;
+            bool hasParams = root.TryGetProperty("params", out JsonElement parameters);
+            if (endpoint == QfexEndpoint.Trade)
+            {
+                bool paramsMissing = !hasParams || parameters.ValueKind == JsonValueKind.Null;
+                if (!typeChanged && !paramsMissing) return null;
+                return Write(w =>
+                {
+                    w.WriteString("type", type);
+                    if (paramsMissing)
+                    {
+                        w.WriteStartObject("params");
+                        w.WriteEndObject();
+                    }
+                    foreach (JsonProperty property in root.EnumerateObject())
+                    {
+                        if (property.Name == "type" || (paramsMissing && property.Name == "params")) continue;
+                        property.WriteTo(w);
+                    }
+                });
+            }
+
+            // Market data: hoist params' members unless one of them is also given at the top level (then the
+            // message is left as it is, and the check says why it is not sent).
+            bool hoist = hasParams && (parameters.ValueKind == JsonValueKind.Null
+                || (parameters.ValueKind == JsonValueKind.Object && !parameters.EnumerateObject().Any(m => m.Name != "type" && root.TryGetProperty(m.Name, out _))));
+            if (!typeChanged && !hoist) return null;
+            return Write(w =>
+            {
+                w.WriteString("type", type);
+                foreach (JsonProperty property in root.EnumerateObject())
+                {
+                    if (property.Name == "type") continue;
+                    if (hoist && property.Name == "params")
+                    {
+                        if (property.Value.ValueKind == JsonValueKind.Object)
+                            foreach (JsonProperty member in property.Value.EnumerateObject())
+                                if (member.Name != "type") member.WriteTo(w);
+                        continue;
+                    }
+                    property.WriteTo(w);
+                }
+            });
+        }
+
+        private static string Write(Action<Utf8JsonWriter> members)
+        {
+            using var stream = new System.IO.MemoryStream();
+            using (var w = new Utf8JsonWriter(stream))
+            {
+                w.WriteStartObject();
+                members(w);
+                w.WriteEndObject();
+            }
+            return Encoding.UTF8.GetString(stream.ToArray());
         }
 
         internal static string NewClientOrderId() => "qfex-" + Guid.NewGuid().ToString("N");

@@ -115,7 +115,7 @@ namespace Qfex
                 }
                 if (await TryOverrideAsync(connection, request).ConfigureAwait(false))
                     return;
-                if (!_rateWindow.TryTake(RateLimitPerSecond))
+                if (!_rateWindow.TryTake(RateLimitPerSecond) || !TryTakeWeighted(request.Type))
                 {
                     await SendErrorAsync(connection, "RateLimited", MessageFor("RateLimited"), request.Echo).ConfigureAwait(false);
                     return;
@@ -391,7 +391,9 @@ namespace Qfex
             bool subscribe = request.Type == "subscribe";
             if (!subscribe && request.Type != "unsubscribe")
             {
-                await SendAckAsync(connection, request).ConfigureAwait(false);
+                // Guess: the market-data socket documents only (un)subscribe; anything else is refused.
+                await SendErrorAsync(connection, "InvalidParameter",
+                    "Unknown message type '" + request.Type + "' for the market-data socket: it takes subscribe and unsubscribe.", request.Echo).ConfigureAwait(false);
                 return;
             }
             JsonElement root = request.Root;
@@ -405,6 +407,34 @@ namespace Qfex
                 await SendErrorAsync(connection, "InvalidJSONFormat", "Expected field `symbols` (array of strings).", request.Echo).ConfigureAwait(false);
                 return;
             }
+            // Guess: the exchange's answer to an unknown channel, interval or sig_figs is not documented; this
+            // server answers InvalidParameter echoing the request, and subscribes to none of it.
+            string? problem = null;
+            foreach (JsonElement channel in channels.EnumerateArray())
+                if (Array.IndexOf(MessageCatalog.MarketDataChannels, channel.GetString()) < 0)
+                    problem ??= "Unknown channel '" + channel.GetString() + "'. Valid channels: " + string.Join(", ", MessageCatalog.MarketDataChannels) + ".";
+            if (root.TryGetProperty("intervals", out JsonElement intervals))
+            {
+                if (!IsStringArray(root, "intervals", out intervals))
+                    problem ??= "intervals must be an array of strings.";
+                else
+                    foreach (JsonElement interval in intervals.EnumerateArray())
+                        if (Array.IndexOf(MessageCatalog.Intervals, interval.GetString()) < 0)
+                            problem ??= "Unknown interval '" + interval.GetString() + "'. Valid intervals: " + string.Join(", ", MessageCatalog.Intervals) + ".";
+            }
+            if (root.TryGetProperty("sig_figs", out JsonElement sigFigs))
+            {
+                bool valid = sigFigs.ValueKind == JsonValueKind.Array;
+                if (valid)
+                    foreach (JsonElement n in sigFigs.EnumerateArray())
+                        valid &= n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out int v) && v >= 0 && v <= 2;
+                if (!valid) problem ??= "sig_figs must be an array of 0, 1 or 2.";
+            }
+            if (problem != null)
+            {
+                await SendErrorAsync(connection, "InvalidParameter", problem, request.Echo).ConfigureAwait(false);
+                return;
+            }
             foreach (JsonElement channel in channels.EnumerateArray())
             {
                 if (subscribe)
@@ -412,6 +442,8 @@ namespace Qfex
                 else
                     connection.Unsubscribe(channel.GetString()!);
             }
+            // Guess: the exchange does not document market-data acknowledgements; this server echoes the
+            // request's channels, symbols, intervals and sig_figs in a {"type":"subscribed"} frame.
             await SendAsync(connection, Build(w =>
             {
                 w.WriteStartObject();

@@ -81,6 +81,15 @@ namespace Qfex
                 case "get_available_leverage_levels":
                     await SendKeyedArrayAsync(connection, "available_leverage_levels_response").ConfigureAwait(false);
                     return;
+                case "add_twap":
+                    await HandleAddTwapAsync(connection, request).ConfigureAwait(false);
+                    return;
+                case "cancel_stop_order":
+                    await HandleCancelStopOrderAsync(connection, request).ConfigureAwait(false);
+                    return;
+                case "modify_stop_order":
+                    await HandleModifyStopOrderAsync(connection, request).ConfigureAwait(false);
+                    return;
                 default:
                     // set_user_leverage and every unknown type.
                     await SendAckAsync(connection, request).ConfigureAwait(false);
@@ -176,6 +185,16 @@ namespace Qfex
                 ClientOrderId = clientOrderId,
                 QuantityRemaining = quantity,
             };
+
+            // The exchange's rule: MARKET cannot be GTC (protocol doc §3.2). Guess: it refuses with an order_response
+            // of status INVALID_TIME_IN_FORCE (the docs do not show the answer).
+            if (orderType == "MARKET" && tif == "GTC")
+            {
+                order.Status = "INVALID_TIME_IN_FORCE";
+                order.QuantityRemaining = 0;
+                await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
+                return;
+            }
 
             string? statusOverride = OrderStatusOverride;
             if (!string.IsNullOrWhiteSpace(statusOverride))
@@ -277,6 +296,8 @@ namespace Qfex
                     (side == null || o.Side == side) && (orderType == null || o.Type == orderType));
                 if (order != null)
                 {
+                    // Guess (a third-party client's report, not the docs): a modify may give the order a new order_id.
+                    if (ModifyAssignsNewOrderId) order.OrderId = Guid.NewGuid().ToString("D");
                     if (hasPrice == true) order.Price = price;
                     if (hasQuantity == true) order.Quantity = order.QuantityRemaining = quantity;
                     if (hasTakeProfit == true) order.TakeProfit = takeProfit;
@@ -298,6 +319,130 @@ namespace Qfex
                 Status = "CANNOT_MODIFY_NO_SUCH_ORDER",
             };
             await SendOrderResponseAsync(connection, answer, null).ConfigureAwait(false);
+        }
+
+        private async Task HandleAddTwapAsync(QfexTestServerConnection connection, Request request)
+        {
+            JsonElement p = request.Params;
+            string? symbol = PSJson.GetString(p, "symbol");
+            string? side = PSJson.GetString(p, "side");
+            string? problem = null;
+            if (string.IsNullOrWhiteSpace(symbol)) problem = "symbol is required.";
+            else if (side == null || Array.IndexOf(Sides, side) < 0) problem = "side must be BUY or SELL.";
+            else if (ReadDecimal(p, "total_quantity", out decimal total) != true || total <= 0) problem = "total_quantity must be a number greater than 0.";
+            else if (ReadInt(p, "num_orders", 0) < 2) problem = "num_orders must be an integer >= 2.";
+            else if (ReadInt(p, "order_interval_secs", 0) < 30) problem = "order_interval_secs must be an integer >= 30.";
+            else if (!p.TryGetPropertyOrUndefined("reduce_only", out JsonElement reduce) || (reduce.ValueKind != JsonValueKind.True && reduce.ValueKind != JsonValueKind.False))
+                problem = "reduce_only (boolean) is required.";
+            if (problem != null)
+            {
+                await InvalidParameterAsync(connection, request, problem).ConfigureAwait(false);
+                return;
+            }
+            string clientTwapId = PSJson.GetString(p, "client_twap_id") ?? string.Empty;
+            ReadDecimal(p, "total_quantity", out decimal totalQuantity);
+            string now = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture);
+            // Guess: the status values are not published; this server says ACTIVE.
+            await SendAsync(connection, Build(w =>
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("twap_response");
+                w.WriteStartObject();
+                w.WriteString("twap_id", Guid.NewGuid().ToString("D"));
+                w.WriteString("client_twap_id", clientTwapId);
+                w.WriteString("user_id", UserId);
+                w.WriteString("status", "ACTIVE");
+                w.WriteString("symbol", symbol);
+                w.WriteNumber("total_quantity", totalQuantity);
+                w.WriteNumber("filled_quantity", 0);
+                w.WriteNumber("average_fill_price", 0);
+                w.WriteNumber("total_num_orders", ReadInt(p, "num_orders", 0));
+                w.WriteNumber("order_interval_secs", ReadInt(p, "order_interval_secs", 0));
+                w.WriteBoolean("reduce_only", p.GetProperty("reduce_only").ValueKind == JsonValueKind.True);
+                w.WriteString("side", side);
+                w.WriteString("updated_at", now);
+                w.WriteString("created_at", now);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            })).ConfigureAwait(false);
+        }
+
+        private static bool IsStopType(string type) => type == "TAKE_PROFIT" || type == "STOP_LOSS";
+
+        /// <summary>cancel_stop_order: an order_response CANCELLED typed TAKE_PROFIT/STOP_LOSS (protocol doc §3.2), or NO_SUCH_ORDER.</summary>
+        private async Task HandleCancelStopOrderAsync(QfexTestServerConnection connection, Request request)
+        {
+            string? id = PSJson.GetString(request.Params, "stop_order_id");
+            if (string.IsNullOrEmpty(id))
+            {
+                await InvalidParameterAsync(connection, request, "stop_order_id is required.").ConfigureAwait(false);
+                return;
+            }
+            FakeOrder? stop;
+            lock (_orders)
+            {
+                stop = _orders.FirstOrDefault(o => IsStopType(o.Type) && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
+                if (stop != null) _orders.Remove(stop);
+            }
+            if (stop == null)
+            {
+                await SendOrderResponseAsync(connection, new FakeOrder { OrderId = id!, Status = "NO_SUCH_ORDER" }, null).ConfigureAwait(false);
+                return;
+            }
+            stop.Status = "CANCELLED";
+            await SendOrderResponseAsync(connection, stop, null).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// modify_stop_order: stop_order_id, symbol, price and quantity are required (protocol doc §3.2). Guess: the
+        /// answer is a stop_order_response with the changed stop order (the docs show none; the CLI waits for an ack),
+        /// or an order_response CANNOT_MODIFY_NO_SUCH_ORDER.
+        /// </summary>
+        private async Task HandleModifyStopOrderAsync(QfexTestServerConnection connection, Request request)
+        {
+            JsonElement p = request.Params;
+            string? id = PSJson.GetString(p, "stop_order_id");
+            string? symbol = PSJson.GetString(p, "symbol");
+            bool? hasPrice = ReadDecimal(p, "price", out decimal price);
+            bool? hasQuantity = ReadDecimal(p, "quantity", out decimal quantity);
+            if (string.IsNullOrEmpty(id) || string.IsNullOrWhiteSpace(symbol) || hasPrice != true || hasQuantity != true || price <= 0 || quantity <= 0)
+            {
+                await InvalidParameterAsync(connection, request, "stop_order_id, symbol, price (> 0) and quantity (> 0) are required.").ConfigureAwait(false);
+                return;
+            }
+            FakeOrder? stop;
+            lock (_orders)
+            {
+                stop = _orders.FirstOrDefault(o => IsStopType(o.Type) && o.Symbol == symbol && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
+                if (stop != null)
+                {
+                    stop.Price = price;
+                    stop.Quantity = stop.QuantityRemaining = quantity;
+                    stop = stop.Clone();
+                }
+            }
+            if (stop == null)
+            {
+                await SendOrderResponseAsync(connection, new FakeOrder { OrderId = id!, Symbol = symbol!, Status = "CANNOT_MODIFY_NO_SUCH_ORDER" }, null).ConfigureAwait(false);
+                return;
+            }
+            await SendAsync(connection, Build(w =>
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("stop_order_response");
+                w.WriteStartObject();
+                w.WriteString("stop_order_id", stop.OrderId);
+                w.WriteString("user_id", UserId);
+                w.WriteString("symbol", stop.Symbol);
+                w.WriteNumber("price", stop.Price);
+                w.WriteNumber("quantity", stop.Quantity);
+                w.WriteString("direction", stop.Side);
+                w.WriteString("stop_order_type", stop.Type);
+                w.WriteString("client_order_id", stop.ClientOrderId);
+                w.WriteString("update_time", DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+                w.WriteEndObject();
+                w.WriteEndObject();
+            })).ConfigureAwait(false);
         }
 
         private async Task HandleCancelAllAsync(QfexTestServerConnection connection, Request request)

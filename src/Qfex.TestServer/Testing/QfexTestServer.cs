@@ -149,12 +149,72 @@ namespace Qfex
         private readonly Dictionary<string, (string Code, int Times)> _failures = new Dictionary<string, (string Code, int Times)>(StringComparer.OrdinalIgnoreCase);
 
         /// <summary>
-        /// Like the exchange, answer RateLimited to authenticated requests beyond this many per second
-        /// (a sliding one-second window, all connections together). Zero: no limit.
+        /// A blunt limit for tests: answer RateLimited to authenticated requests beyond this many per second,
+        /// whatever their weight (a sliding one-second window, all connections together). Zero: no limit.
         /// </summary>
         public int RateLimitPerSecond { get; set; }
 
         private readonly SlidingCounter _rateWindow = new SlidingCounter();
+
+        /// <summary>
+        /// The exchange's published limit, scaled as a test needs: authenticated requests are counted by their
+        /// published weight in an exponential moving average with time constant <see cref="RateLimitWindowSec"/>,
+        /// cancels (cancel_order, cancel_all_orders, cancel_stop_order) in a bucket of their own, all connections
+        /// together (one user); a request that does not fit is answered RateLimited. 12000 with a window of 60 is
+        /// the exchange's own limit. Zero (the default): off.
+        /// </summary>
+        public double RateLimitBudget
+        {
+            get { lock (_rateGate) return _rateBudget; }
+            set
+            {
+                if (value < 0 || double.IsNaN(value) || double.IsInfinity(value))
+                    throw new ArgumentOutOfRangeException(nameof(value), value, "RateLimitBudget must be 0 (off) or more.");
+                lock (_rateGate)
+                {
+                    _rateBudget = value;
+                    _generalLoad = _cancelLoad = null;
+                }
+            }
+        }
+
+        /// <summary>The time constant, in seconds, of <see cref="RateLimitBudget"/>'s moving average (default 60, as published).</summary>
+        public double RateLimitWindowSec
+        {
+            get { lock (_rateGate) return _rateWindowSec; }
+            set
+            {
+                if (value <= 0 || double.IsNaN(value) || double.IsInfinity(value))
+                    throw new ArgumentOutOfRangeException(nameof(value), value, "RateLimitWindowSec must be more than 0.");
+                lock (_rateGate)
+                {
+                    _rateWindowSec = value;
+                    _generalLoad = _cancelLoad = null;
+                }
+            }
+        }
+
+        private readonly object _rateGate = new object();
+        private double _rateBudget;
+        private double _rateWindowSec = Qfex.Protocol.RateLimits.PublishedWindowSeconds;
+        private Qfex.Protocol.EmaLoad? _generalLoad;
+        private Qfex.Protocol.EmaLoad? _cancelLoad;
+        private readonly Stopwatch _rateClock = Stopwatch.StartNew();
+
+        /// <summary>True when the request fits the weighted limit (or there is none), counting it.</summary>
+        private bool TryTakeWeighted(string type)
+        {
+            lock (_rateGate)
+            {
+                if (_rateBudget <= 0) return true;
+                bool cancel = Qfex.Protocol.RateLimits.BucketOf(type) == Qfex.Protocol.RateBucket.Cancel;
+                Qfex.Protocol.EmaLoad load = cancel
+                    ? _cancelLoad ??= new Qfex.Protocol.EmaLoad(_rateBudget, _rateWindowSec)
+                    : _generalLoad ??= new Qfex.Protocol.EmaLoad(_rateBudget, _rateWindowSec);
+                load.DecayTo(_rateClock.Elapsed.TotalSeconds);
+                return load.TryAdd(Qfex.Protocol.RateLimits.WeightOf(type));
+            }
+        }
 
         /// <summary>
         /// Request types the server records but never answers (case-insensitive), e.g.
@@ -176,6 +236,12 @@ namespace Qfex
 
         /// <summary>When set (e.g. "FAILED_MARGIN_CHECK"), add_order is answered with one order_response of this status (no ACK, nothing rests).</summary>
         public string? OrderStatusOverride { get; set; }
+
+        /// <summary>
+        /// When true, a successful modify_order gives the order a new order_id (a third-party client reports the
+        /// exchange does; its docs do not say). Default false: the order keeps its id.
+        /// </summary>
+        public bool ModifyAssignsNewOrderId { get; set; }
 
         /// <summary>Like the live exchange, order_response frames go only to connections subscribed to order_responses (default true).</summary>
         public bool RequireOrderSubscription { get; set; } = true;

@@ -34,8 +34,20 @@ namespace Qfex.Commands
         internal override IEnumerable<string> Values => ErrorCodeTable.Codes;
     }
 
-    public sealed class ChannelCompleter : ListCompleter
+    /// <summary>Connect-Qfex -Subscribe: the channels of the -Endpoint typed so far (Trade when none is).</summary>
+    public sealed class ChannelCompleter : IArgumentCompleter
     {
-        internal override IEnumerable<string> Values => MessageCatalog.Channels.Concat(MessageCatalog.MarketDataChannels);
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            object? endpoint = fakeBoundParameters?["Endpoint"];
+            if (endpoint is PSObject pso) endpoint = pso.BaseObject;
+            bool marketData = endpoint is QfexEndpoint e ? e == QfexEndpoint.MarketData
+                : endpoint != null && Enum.TryParse(endpoint.ToString(), true, out QfexEndpoint parsed) && parsed == QfexEndpoint.MarketData;
+            string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
+            return MessageCatalog.ChannelsFor(marketData ? QfexEndpoint.MarketData : QfexEndpoint.Trade)
+                .Where(v => v.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v));
+        }
     }
 }

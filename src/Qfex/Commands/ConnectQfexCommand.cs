@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using System.Security;
 using Qfex.Errors;
@@ -19,8 +20,9 @@ namespace Qfex.Commands
         private const string JwtSet = "Jwt";
         private const string AnonymousSet = "Anonymous";
 
+        /// <summary>Production or Uat. No default: nothing reaches real funds by omission (QfexNoEndpoint without it or -Uri).</summary>
         [Parameter]
-        public QfexEnvironment Environment { get; set; } = QfexEnvironment.Production;
+        public QfexEnvironment? Environment { get; set; }
 
         [Parameter]
         [ValidateNotNull]
@@ -66,6 +68,17 @@ namespace Qfex.Commands
         [ValidateNotNullOrEmpty]
         public string[] Symbol { get; set; } = { "*" };
 
+        /// <summary>Market data: candle intervals for the candle channel in -Subscribe.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ValidateSet("1MIN", "5MINS", "15MINS", "1HOUR", "4HOURS", "1DAY")]
+        public string[]? Interval { get; set; }
+
+        /// <summary>Market data: level2 aggregation to 0 (none), 1 or 2 significant figures, for the level2 channel in -Subscribe.</summary>
+        [Parameter]
+        [ValidateRange(0, 2)]
+        public int SigFigs { get; set; }
+
         [Parameter]
         [ValidateRange(1000, 10_000_000)]
         public int ReceiveBufferCapacity { get; set; } = QfexSession.DefaultBufferCapacity;
@@ -74,15 +87,15 @@ namespace Qfex.Commands
         [Parameter]
         public SwitchParameter NoReconnect { get; set; }
 
-        /// <summary>Client-side rate limit in weight units per second (an add_order weighs 1); 0 turns it off.</summary>
+        /// <summary>Client-side rate limit: the sustained rate in weight units per second (an add_order weighs 1); 0 turns it off.</summary>
         [Parameter]
         [ValidateRange(0.0, 100_000.0)]
         public double MessagesPerSecond { get; set; } = SessionOptions.DefaultWeightPerSecond;
 
-        /// <summary>The sliding window the rate limit is counted over, in seconds.</summary>
+        /// <summary>The time constant, in seconds, of the limiter's exponential moving average; the budget is MessagesPerSecond x this.</summary>
         [Parameter]
         [ValidateRange(0.1, 600.0)]
-        public double RateLimitWindowSec { get; set; } = 1;
+        public double RateLimitWindowSec { get; set; } = SessionOptions.DefaultRateLimitWindowSeconds;
 
         /// <summary>Per-type weight overrides for the rate limiter, e.g. @{ get_user_orders = 5 }.</summary>
         [Parameter]
@@ -103,9 +116,17 @@ namespace Qfex.Commands
         protected override void EndProcessing()
         {
             if (Replaying) return;
-            if (MyInvocation.BoundParameters.ContainsKey(nameof(Uri)) && MyInvocation.BoundParameters.ContainsKey(nameof(Environment)))
+            bool hasUri = MyInvocation.BoundParameters.ContainsKey(nameof(Uri));
+            bool hasEnvironment = MyInvocation.BoundParameters.ContainsKey(nameof(Environment));
+            if (hasUri && hasEnvironment)
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "Use -Uri or -Environment, not both: -Uri names the endpoint exactly."), Uri);
+            if (!hasUri && !hasEnvironment)
+                ThrowQfexError(new QfexException(ErrorIds.NoEndpoint, ErrorCategory.InvalidArgument,
+                    "Say which exchange to connect to: -Environment Uat|Production (Uat is the test exchange, Production has real funds), " +
+                    "or -Uri <wss://...>. There is no default, so nothing reaches real funds by omission. To choose one for every call, set " +
+                    "$PSDefaultParameterValues['Connect-Qfex:Environment'] = 'Uat'."), null);
+            string[] intervals = CheckMarketDataOptions();
 
             // An address with user information is refused by the connector without being repeated (it may hold a password).
             if (Uri != null && !(Uri.IsAbsoluteUri && !string.IsNullOrEmpty(Uri.UserInfo)) && (!Uri.IsAbsoluteUri || !Endpoints.IsWebSocketScheme(Uri)))
@@ -130,7 +151,7 @@ namespace Qfex.Commands
                     "The trade endpoint needs credentials: -Credential, -ApiKey with -ApiSecret, or -Jwt. Only -Endpoint MarketData connects without them."), null);
             if (Endpoint == QfexEndpoint.MarketData && credentials != null)
                 WriteWarning("The market-data endpoint takes no credentials; they are not sent.");
-            if (Proxy != null && (Uri ?? Endpoints.For(Environment, Endpoint)) is Uri target && Endpoints.IsLoopback(target))
+            if (Proxy != null && (Uri ?? Endpoints.For(Environment!.Value, Endpoint)) is Uri target && Endpoints.IsLoopback(target))
                 ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
                     "-Proxy is never used for a loopback address: the connection stays on this machine."), null);
             if (Endpoint == QfexEndpoint.MarketData && CancelOnDisconnect)
@@ -144,13 +165,15 @@ namespace Qfex.Commands
 
             var options = new SessionOptions
             {
-                Uri = Uri ?? Endpoints.For(Environment, Endpoint),
+                Uri = hasUri ? Uri! : Endpoints.For(Environment!.Value, Endpoint),
                 Endpoint = Endpoint,
                 Credentials = Endpoint == QfexEndpoint.Trade ? credentials : null,
                 AccountId = MyInvocation.BoundParameters.ContainsKey(nameof(AccountId)) ? AccountId : (Guid?)null,
                 Timeout = TimeSpan.FromSeconds(TimeoutSec),
                 Subscribe = Subscribe ?? Array.Empty<string>(),
                 Symbols = Symbol,
+                Intervals = intervals,
+                SigFigs = MyInvocation.BoundParameters.ContainsKey(nameof(SigFigs)) ? SigFigs : (int?)null,
                 CancelOnDisconnect = CancelOnDisconnect,
                 BufferCapacity = ReceiveBufferCapacity,
                 Reconnect = !NoReconnect,
@@ -171,7 +194,9 @@ namespace Qfex.Commands
             catch (QfexException e)
             {
                 log.WriteTo(this);
-                ThrowQfexError(e, e is QfexInsecureUriException || e.ErrorId == ErrorIds.ConnectFailed ? options.Uri : null);
+                // A subscription the exchange refused: its error frame's record, with the echoed subscribe as target.
+                ThrowQfexError(e, e is QfexServerErrorException refused ? refused.IncomingMessage
+                    : e is QfexInsecureUriException || e.ErrorId == ErrorIds.ConnectFailed ? options.Uri : null);
                 return;
             }
             log.WriteTo(this);
@@ -186,6 +211,42 @@ namespace Qfex.Commands
                 return "wss://" + uri.Authority + (uri.PathAndQuery == "/" ? string.Empty : uri.PathAndQuery);
             string text = uri.OriginalString.Trim();
             return "wss://" + (text.StartsWith("//", StringComparison.Ordinal) ? text.Substring(2) : text);
+        }
+
+        /// <summary>
+        /// -Subscribe names channels of the endpoint (an unknown one fails before connecting, naming the valid ones);
+        /// -Interval and -SigFigs go with the market-data channels they apply to. Returns the intervals, upper case.
+        /// </summary>
+        private string[] CheckMarketDataOptions()
+        {
+            var channels = MessageCatalog.ChannelsFor(Endpoint);
+            string[] subscribe = Subscribe ?? Array.Empty<string>();
+            string[] unknown = subscribe.Where(c => !channels.Contains(c, StringComparer.Ordinal)).ToArray();
+            if (unknown.Length > 0)
+            {
+                QfexEndpoint other = Endpoint == QfexEndpoint.Trade ? QfexEndpoint.MarketData : QfexEndpoint.Trade;
+                string[] elsewhere = unknown.Where(c => MessageCatalog.ChannelsFor(other).Contains(c, StringComparer.Ordinal)).ToArray();
+                ThrowQfexError(new QfexInvalidMessageException(
+                    $"Not connected: -Subscribe {string.Join(", ", unknown)} {(unknown.Length == 1 ? "is not a channel" : "are not channels")} of the {Endpoint} endpoint. " +
+                    $"Its channels are {string.Join(", ", channels)}." +
+                    (elsewhere.Length > 0 ? $" {string.Join(", ", elsewhere)} {(elsewhere.Length == 1 ? "is a channel" : "are channels")} of the {other} endpoint (-Endpoint {other})." : "")),
+                    Subscribe);
+            }
+
+            bool hasSigFigs = MyInvocation.BoundParameters.ContainsKey(nameof(SigFigs));
+            if (Endpoint == QfexEndpoint.Trade && (Interval != null || hasSigFigs))
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-Interval and -SigFigs apply to the MarketData endpoint only (the candle and level2 channels)."), null);
+            if (Interval != null && !subscribe.Contains("candle", StringComparer.Ordinal))
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-Interval applies to the candle channel: add candle to -Subscribe."), Interval);
+            if (hasSigFigs && !subscribe.Contains("level2", StringComparer.Ordinal))
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-SigFigs applies to the level2 channel: add level2 to -Subscribe."), SigFigs);
+            // ValidateSet accepts any case; the exchange matches the intervals exactly.
+            return (Interval ?? Array.Empty<string>())
+                .Select(i => MessageCatalog.Intervals.First(known => string.Equals(known, i, StringComparison.OrdinalIgnoreCase)))
+                .Distinct(StringComparer.Ordinal).ToArray();
         }
     }
 

@@ -38,6 +38,15 @@ namespace Qfex.Commands
         [Parameter]
         public SwitchParameter Raw { get; set; }
 
+        // One deadline for the whole call: sessions piped in share -TimeoutSec, it does not start again for each.
+        private readonly Stopwatch _clock = new Stopwatch();
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            _clock.Start();
+        }
+
         internal override void ProcessSession(QfexSession session)
         {
             try
@@ -75,7 +84,6 @@ namespace Qfex.Commands
             // A filtered read may wait for frames queued behind frames it does not take: while it waits, the
             // buffer may overflow (up to twice its capacity) so the socket is still read.
             using IDisposable? hold = types != null ? buffer.HoldForFilteredRead() : null;
-            Stopwatch clock = Stopwatch.StartNew();
             TimeSpan? limit = hasTimeout ? TimeSpan.FromSeconds(TimeoutSec) : (TimeSpan?)null;
             int wanted = hasCount ? Count : int.MaxValue;
             int got = 0;
@@ -114,7 +122,7 @@ namespace Qfex.Commands
                 TimeSpan wait = Timeout.InfiniteTimeSpan;
                 if (limit.HasValue)
                 {
-                    wait = limit.Value - clock.Elapsed;
+                    wait = limit.Value - _clock.Elapsed;
                     if (wait <= TimeSpan.Zero)
                     {
                         if (got == 0 || hasCount)

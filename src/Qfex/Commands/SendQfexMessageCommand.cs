@@ -56,17 +56,18 @@ namespace Qfex.Commands
 
         internal override void ProcessSession(QfexSession session)
         {
-            OutgoingMessage? message = Build();
+            OutgoingMessage? message = Build(session.Endpoint);
             if (message == null) return;
             using (message)
                 Send(session, message);
         }
 
-        private OutgoingMessage? Build()
+        /// <summary>The request in the shape of the session's endpoint, checked against its catalog (null: refused, error written).</summary>
+        private OutgoingMessage? Build(QfexEndpoint endpoint)
         {
             try
             {
-                return ParameterSetName == MessageSet ? OutgoingMessage.FromMessage(Message) : OutgoingMessage.FromTypeAndParams(Type, Params);
+                return ParameterSetName == MessageSet ? OutgoingMessage.FromMessage(Message, endpoint) : OutgoingMessage.FromTypeAndParams(Type, Params, endpoint);
             }
             catch (InvalidMessageException e)
             {
@@ -77,9 +78,11 @@ namespace Qfex.Commands
 
         private void Send(QfexSession session, OutgoingMessage message)
         {
-            MessageSpec? spec = MessageCatalog.Find(message.Type);
-            if (spec == null)
-                WriteVerbose($"'{message.Type}' is not a request type this version of Qfex knows; it is sent as given, without validation.");
+            MessageSpec? spec = message.Spec;
+            if (message.TypedAs != null)
+                WriteWarning($"'{message.TypedAs}' differs from the request type {message.Type} only in case: it was checked and is sent as {message.Type} (the exchange's types are lower-case).");
+            else if (spec == null)
+                WriteWarning(UnknownTypeWarning(message.Type, session.Endpoint));
             if (spec != null && spec.NeedsConfirmation)
             {
                 if (!ShouldProcess($"session {session.Id} ({session.Uri.Host})", $"Send {message.Describe()}"))
@@ -136,7 +139,8 @@ namespace Qfex.Commands
         /// </summary>
         private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru)
         {
-            var ticket = new RequestTicket(message.Type, message.Json, Wait ? new AnswerMatcher(message.Type, message.Params).Matches : null);
+            var ticket = new RequestTicket(message.Type, message.Json,
+                Wait ? new AnswerMatcher(message.Type, message.Params, session.Core.Orders.ClientIdOf).Matches : null);
             bool delivered = false;
             try
             {
@@ -216,6 +220,16 @@ namespace Qfex.Commands
             if (answer.Error.Code == "ServerError" && spec?.Effect == RequestEffect.ReadOnly)
                 return TimeSpan.FromMilliseconds(Math.Min(5_000, 200 * Math.Pow(2, attempt)) * jitter);
             return null;
+        }
+
+        /// <summary>An unknown type is sent (forward compatible), with the closest known type named: a typo is caught by eye.</summary>
+        private static string UnknownTypeWarning(string type, QfexEndpoint endpoint)
+        {
+            (string closest, int distance) = MessageCatalog.Closest(type, endpoint);
+            string known = endpoint == QfexEndpoint.MarketData ? "market-data request type" : "trade request type";
+            return MessageCatalog.IsLikelyTypo(type, distance)
+                ? $"'{type}' is not a {known} Qfex knows: did you mean {closest}? It is sent as given, without validation."
+                : $"'{type}' is not a {known} Qfex knows (the closest is {closest}); it is sent as given, without validation.";
         }
 
         /// <summary>What the user passed, for an error's TargetObject: a copy with secret-named values masked (never their object).</summary>
