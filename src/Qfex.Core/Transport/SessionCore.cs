@@ -98,6 +98,9 @@ namespace Qfex.Transport
 
         internal long FramesReceived => Interlocked.Read(ref _sequence);
 
+        /// <summary>Writes the session's transcript (Connect-Qfex -RecordPath); null when not recording: one null check per frame.</summary>
+        internal SessionRecorder? Recorder { get; set; }
+
         internal int Reconnects
         {
             get { lock (_gate) return _reconnects; }
@@ -202,6 +205,7 @@ namespace Qfex.Transport
             // Anything else that waits for an answer (never admitted through a ticket) fails too.
             Answers.FailAll(_ => ClosedException(reason));
             Buffer.Complete();
+            Recorder?.Complete(reason, FramesReceived);
             return true;
         }
 
@@ -383,7 +387,11 @@ namespace Qfex.Transport
         /// </summary>
         internal Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool stage = false)
         {
-            if (Claims.Count > 0 && Claims.TryHandOver(content)) return Task.CompletedTask;
+            if (Claims.Count > 0 && Claims.TryHandOver(content))
+            {
+                Recorder?.Claimed(content, receivedAt, Transcript.ClaimedAuth);
+                return Task.CompletedTask;
+            }
 
             QfexFrame? numbered = null;
             if (Answers.Count > 0)
@@ -501,6 +509,7 @@ namespace Qfex.Transport
         {
             QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
             Subscriptions.Track(frame);
+            Recorder?.Received(content, frame.Sequence, receivedAt);
             return frame;
         }
     }
