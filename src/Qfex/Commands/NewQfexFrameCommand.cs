@@ -82,7 +82,7 @@ namespace Qfex.Commands
                 return marketData ? PSJson.Serialize(new Dictionary<string, object> { ["type"] = type }) : "{" + JsonSerializer.Serialize(type) + ":{}}";
             }
 
-            string json = PSJson.Serialize(data);
+            string json = Serialize(data);
             using JsonDocument doc = JsonDocument.Parse(json, PSJson.DocumentOptions);
             JsonElement root = doc.RootElement;
             if (root.ValueKind == JsonValueKind.Object
@@ -98,6 +98,74 @@ namespace Qfex.Commands
                 return sb.Append('}').ToString();
             }
             return "{" + JsonSerializer.Serialize(type) + ":" + json + "}";
+        }
+
+        /// <summary>
+        /// JSON of a PowerShell value, as PSJson writes it except that every floating-point or decimal number keeps
+        /// a decimal point (200.0 stays 200.0): the exchange writes prices and sizes as floats, which the receive
+        /// path reads as [decimal], and a test's 200.0 means a price, not the integer 200 ([long]).
+        /// </summary>
+        internal static string Serialize(object? value)
+        {
+            using var stream = new System.IO.MemoryStream();
+            using (var writer = new Utf8JsonWriter(stream))
+                Write(writer, value, 0);
+            return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+        }
+
+        private static void Write(Utf8JsonWriter writer, object? value, int depth)
+        {
+            if (depth > 32) throw new ArgumentException("the value is nested more than 32 levels deep.");
+            object? v = value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
+            switch (v)
+            {
+                case double d:
+                    WriteFloating(writer, d.ToString("R", System.Globalization.CultureInfo.InvariantCulture), double.IsNaN(d) || double.IsInfinity(d));
+                    return;
+                case float f:
+                    WriteFloating(writer, f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), float.IsNaN(f) || float.IsInfinity(f));
+                    return;
+                case decimal m:
+                    WriteFloating(writer, m.ToString(System.Globalization.CultureInfo.InvariantCulture), false);
+                    return;
+                case PSObject pso:
+                    writer.WriteStartObject();
+                    foreach (PSPropertyInfo property in pso.Properties)
+                    {
+                        writer.WritePropertyName(property.Name);
+                        Write(writer, property.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+                case System.Collections.IDictionary dictionary:
+                    writer.WriteStartObject();
+                    foreach (System.Collections.DictionaryEntry entry in dictionary)
+                    {
+                        writer.WritePropertyName(Convert.ToString(entry.Key, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty);
+                        Write(writer, entry.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+                case string _:
+                    PSJson.Write(writer, v, depth);
+                    return;
+                case System.Collections.IEnumerable items:
+                    writer.WriteStartArray();
+                    foreach (object? item in items) Write(writer, item, depth + 1);
+                    writer.WriteEndArray();
+                    return;
+                default:
+                    PSJson.Write(writer, v, depth);
+                    return;
+            }
+        }
+
+        private static readonly char[] DecimalMarks = { '.', 'E', 'e' };
+
+        private static void WriteFloating(Utf8JsonWriter writer, string text, bool invalid)
+        {
+            if (invalid) throw new ArgumentException("NaN and infinity are not JSON numbers.");
+            writer.WriteRawValue(text.IndexOfAny(DecimalMarks) < 0 ? text + ".0" : text);
         }
 
         private static string Shorten(string text) => text.Length > 200 ? text.Substring(0, 200) + "..." : text;
