@@ -387,10 +387,14 @@ namespace Qfex.Transport
         /// </summary>
         internal Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool stage = false)
         {
-            if (Claims.Count > 0 && Claims.TryHandOver(content))
+            if (Claims.Count > 0)
             {
-                Recorder?.Claimed(content, receivedAt, Transcript.ClaimedAuth);
-                return Task.CompletedTask;
+                // A recorded claim is written before it is handed over: what the claimant does next (the
+                // auth answer lets the session subscribe) comes after it in the transcript.
+                SessionRecorder? recorder = Recorder;
+                if (recorder == null ? Claims.TryHandOver(content)
+                    : Claims.TryHandOver(content, w => w.Match(content) && recorder.Claimed(content, receivedAt, Transcript.ClaimedAuth)))
+                    return Task.CompletedTask;
             }
 
             QfexFrame? numbered = null;

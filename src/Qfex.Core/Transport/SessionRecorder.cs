@@ -167,9 +167,12 @@ namespace Qfex.Transport
         internal void Received(in FrameContent content, long sequence, DateTime receivedAt) =>
             Enqueue(new Entry(EntryKind.Received, receivedAt, content.Text, content.Utf8, sequence, content.Type, content.MalformedReason, null));
 
-        /// <summary>A received frame the session took for itself (auth answer, probe answer): never numbered.</summary>
-        internal void Claimed(in FrameContent content, DateTime receivedAt, string by) =>
+        /// <summary>A received frame the session took for itself (auth answer, probe answer): never numbered. Returns true.</summary>
+        internal bool Claimed(in FrameContent content, DateTime receivedAt, string by)
+        {
             Enqueue(new Entry(EntryKind.Claimed, receivedAt, content.Text, content.Utf8, 0, content.Type, by, null));
+            return true;
+        }
 
         /// <summary>A connection attempt begins.</summary>
         internal void Connect(int conn, Uri uri, bool reconnect) =>
