@@ -387,15 +387,8 @@ namespace Qfex.Transport
         /// </summary>
         internal Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool stage = false)
         {
-            if (Claims.Count > 0)
-            {
-                // A recorded claim is written before it is handed over: what the claimant does next (the
-                // auth answer lets the session subscribe) comes after it in the transcript.
-                SessionRecorder? recorder = Recorder;
-                if (recorder == null ? Claims.TryHandOver(content)
-                    : Claims.TryHandOver(content, w => w.Match(content) && recorder.Claimed(content, receivedAt, Transcript.ClaimedAuth)))
-                    return Task.CompletedTask;
-            }
+            if (Claims.Count > 0 && (Recorder == null ? Claims.TryHandOver(content) : TryClaimRecorded(content, receivedAt)))
+                return Task.CompletedTask;
 
             QfexFrame? numbered = null;
             if (Answers.Count > 0)
@@ -429,6 +422,19 @@ namespace Qfex.Transport
             }
             Store(content, receivedAt, numbered);
             return Task.CompletedTask;
+        }
+
+        /// <summary>
+        /// A claim on a recorded session: written to the transcript before it is handed over, so what the
+        /// claimant does next (the auth answer lets the session subscribe) comes after it. Its own method: the
+        /// closure is allocated only here, never on the receive path of every frame.
+        /// </summary>
+        private bool TryClaimRecorded(FrameContent content, DateTime receivedAt)
+        {
+            SessionRecorder? recorder = Recorder;
+            return recorder == null
+                ? Claims.TryHandOver(content)
+                : Claims.TryHandOver(content, w => w.Match(content) && recorder.Claimed(content, receivedAt, Transcript.ClaimedAuth));
         }
 
         private async Task StoreAfter(Task room, FrameContent content, DateTime receivedAt, QfexFrame? numbered)
