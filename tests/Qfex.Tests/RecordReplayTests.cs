@@ -362,6 +362,21 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void TheNewParametersTabComplete()
+        {
+            string[] Complete(string line) => _ps.Run("(TabExpansion2 -inputScript $args[0] -cursorColumn $args[0].Length).CompletionMatches.CompletionText", line)
+                .ThrowOnError().Output.Select(o => o.ToString()!).ToArray();
+
+            Assert.Equal(new[] { "order_response" }, Complete("New-QfexFrame -Type order_r"));
+            Assert.Contains("bbo", Complete("New-QfexFrame b"));
+            Assert.Contains("Reconnecting", Complete("Wait-QfexSession -State R"));
+            Assert.Contains("Closed", Complete("New-QfexTestSession -State C"));
+            Assert.Contains("-AllowPartial", Complete("Receive-QfexFrame -Allow"));
+            Assert.Contains("-NoPacing", Complete("Start-QfexTestServer -NoP"));
+            Assert.Contains("-RecordPath", Complete("Connect-Qfex -Rec"));
+        }
+
+        [Fact]
         public void ATestSessionIsTypedButNeverConnectsOrSends()
         {
             var session = (QfexSession)_ps.Run("$o = (New-QfexFrame order_response @{ status = 'ACK' }), (New-QfexFrame fill_response @{ quantity = 1 }) | New-QfexTestSession; $o").ThrowOnError().Value()!;
