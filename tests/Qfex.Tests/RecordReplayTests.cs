@@ -7,6 +7,7 @@ using System.Security;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Qfex.Transport;
 using Xunit;
 
 namespace Qfex.Tests
@@ -158,6 +159,35 @@ namespace Qfex.Tests
                 // And the replay's own check accepts what the recorder wrote.
                 _ps.Run("$r = Start-QfexTestServer -Replay $args[0]; Stop-QfexTestServer -Server $r", path).ThrowOnError();
             }
+        }
+
+        [Fact]
+        public void ARecorderThatFallsBehindSaysSoInTheTranscriptAndWarnsOnceButNeverHoldsUpTheSession()
+        {
+            QfexTestServer server = _ps.StartServer();
+            QfexSession session = _ps.Connect("-RecordPath '" + PathOf("first.jsonl") + "'");
+            // The same session recorded by a writer that can hold one line: a flood must leave most frames out.
+            SessionRecorder first = session.Core.Recorder!;
+            string path = PathOf("behind.jsonl");
+            var options = new SessionOptions { Uri = session.Uri, Endpoint = session.Endpoint };
+            session.Core.Recorder = SessionRecorder.Open(path, session.Id, options, capacity: 1);
+            first.Complete("replaced by the test", 0);
+
+            const int Flooded = 5000;
+            server.Faults.Flood("{\"type\":\"tick\",\"price\":\"200.5\"}", Flooded);
+            ScriptResult received = _ps.Run("@(Receive-QfexFrame -Count $args[0] -TimeoutSec 60).Count", Flooded).ThrowOnError();
+            Assert.Equal(Flooded, Convert.ToInt32(received.Value(), System.Globalization.CultureInfo.InvariantCulture));
+            long dropped = session.Core.Recorder!.Dropped;
+            Assert.True(dropped > 0, "a one-line queue kept up with a flood");
+            ScriptResult later = _ps.Run("$null = Receive-QfexFrame; Disconnect-Qfex").ThrowOnError();
+
+            // Warned once, by a cmdlet that used the session, never per frame; the transcript says how many are missing.
+            Assert.Single(received.Warnings.Concat(later.Warnings), w => w.Contains("fell behind", StringComparison.Ordinal));
+            List<JsonElement> lines = Lines(path);
+            long gaps = lines.Where(l => Str(l, "kind") == "gap").Sum(l => l.GetProperty("dropped").GetInt64());
+            Assert.Equal(dropped, gaps);
+            Assert.Equal(dropped, lines[^1].GetProperty("frames_not_recorded").GetInt64());
+            Assert.Equal(Flooded, Frames(lines, "received").Count(l => Str(l, "type") == "tick") + dropped);
         }
 
         [Fact]
