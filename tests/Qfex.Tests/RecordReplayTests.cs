@@ -271,6 +271,31 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void AnOrderSentWithoutAClientOrderIdIsRecognisedByTheIdQfexGeneratedAndAnsweredWithTheNewOne()
+        {
+            const string Script = @"
+                $order = @{ symbol = 'AAPL-USD'; side = 'BUY'; order_type = 'LIMIT'; order_time_in_force = 'GTC'; quantity = 1; price = 200 }
+                $placed = (Send-QfexMessage -Session $args[0] -Type add_order -Params $order -Wait).Data.order_response
+                $cancel = @{ symbol = 'AAPL-USD'; order_id = $placed.client_order_id; cancel_order_id_type = 'client_order_id' }
+                $cancelled = (Send-QfexMessage -Session $args[0] -Type cancel_order -Params $cancel -Wait).Data.order_response
+                $placed.client_order_id; $cancelled.client_order_id; $cancelled.status";
+            string path = PathOf("generated.jsonl");
+            _ps.StartServer();
+            var recording = (QfexSession)_ps.Run("$s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -Subscribe order_responses -RecordPath $args[0]; $s", path).ThrowOnError().Value()!;
+            string[] recorded = _ps.Run(Script, recording).ThrowOnError().Output.Select(o => o.ToString()!).ToArray();
+            _ps.Run("Disconnect-Qfex -Session $s").ThrowOnError();
+            Assert.StartsWith("qfex-", recorded[0]);
+
+            var replaying = (QfexSession)_ps.Run(Replay + "; $t", path).ThrowOnError().Value()!;
+            string[] replayed = _ps.Run(Script, replaying).ThrowOnError().Output.Select(o => o.ToString()!).ToArray();
+            Assert.StartsWith("qfex-", replayed[0]);
+            Assert.NotEqual(recorded[0], replayed[0]);               // a fresh id this run...
+            Assert.Equal(replayed[0], replayed[1]);                  // ...which the replayed answers carry
+            Assert.Equal("CANCELLED", replayed[2]);
+            Assert.Empty(((QfexTestServer)_ps.Run("$r").Value()!).Replay!.Unmatched);
+        }
+
+        [Fact]
         public void AReadOnlyRequestAskedMoreOftenThanRecordedGetsTheLastAnswerAgain()
         {
             string path = PathOf("session.jsonl");
@@ -296,6 +321,27 @@ namespace Qfex.Tests
                 $null = Send-QfexMessage -Session $t -Type get_user_leverage -Params @{} -Wait
                 Receive-QfexFrame -Session $t -Type tick -Count 5 -TimeoutSec 30 | ForEach-Object { $_.Data.n }", path).ThrowOnError();
             Assert.Equal(new object[] { 1L, 2L, 3L, 4L, 5L }, replayed.Output.Select(o => o.BaseObject));
+        }
+
+        [Fact]
+        public void AMarketDataSessionReplaysOnTheMarketDataSocket()
+        {
+            string path = PathOf("md.jsonl");
+            QfexTestServer server = _ps.StartServer();
+            _ps.Run("$md = Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe bbo -Symbol AAPL-USD -RecordPath $args[0]", path).ThrowOnError();
+            for (int i = 1; i <= 3; i++) server.Push("{\"type\":\"bbo\",\"symbol\":\"AAPL-USD\",\"bid\":[[\"200." + i + "\",\"1\"]]}");
+            string[] recorded = _ps.Run("Receive-QfexFrame -Session $md -Count 4 -TimeoutSec 10 | ForEach-Object Raw; Disconnect-Qfex -Session $md").ThrowOnError()
+                .Output.Select(o => o.ToString()!).ToArray();
+
+            ScriptResult replayed = _ps.Run(@"
+                $r = Start-QfexTestServer -Replay $args[0] -NoPacing
+                $m = Connect-Qfex -Uri $r.MarketDataUri -Endpoint MarketData -Subscribe bbo -Symbol AAPL-USD
+                Receive-QfexFrame -Session $m -Count 4 -TimeoutSec 10 | ForEach-Object Raw", path).ThrowOnError();
+            Assert.Equal(recorded, replayed.Output.Select(o => o.ToString()!));
+            Assert.Empty(((QfexTestServer)_ps.Run("$r").Value()!).Replay!.Unmatched);
+            // Another symbol is another subscription.
+            ErrorRecord other = Assert.Single(_ps.Run("Connect-Qfex -Uri $r.MarketDataUri -Endpoint MarketData -Subscribe bbo -Symbol TSLA-USD; Receive-QfexFrame -Count 1 -TimeoutSec 10").AllErrors);
+            Assert.StartsWith("ReplayUnmatched,", other.FullyQualifiedErrorId);
         }
 
         public static TheoryData<string, string, int, string> BadTranscripts()

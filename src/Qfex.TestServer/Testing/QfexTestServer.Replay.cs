@@ -32,7 +32,7 @@ namespace Qfex
             if (replay == null || (replay.Endpoint == QfexEndpoint.MarketData) != connection.IsMarketData)
                 return Task.CompletedTask;
             QfexTestServerReplay.Anchor? anchor = replay.NextConnection();
-            return anchor == null ? Task.CompletedTask : PlayAsync(connection, anchor.Steps, replay.Paced);
+            return anchor == null ? Task.CompletedTask : PlayAsync(connection, anchor.Steps, replay);
         }
 
         private async Task ReplayRequestAsync(QfexTestServerConnection connection, Request request)
@@ -42,10 +42,10 @@ namespace Qfex
             switch (replay.Match(request.Type, parameters, out QfexTestServerReplay.RecordedRequest? recorded, out string? reason))
             {
                 case QfexTestServerReplay.Outcome.Matched:
-                    await PlayAsync(connection, recorded!.Steps, replay.Paced).ConfigureAwait(false);
+                    await PlayAsync(connection, recorded!.Steps, replay).ConfigureAwait(false);
                     return;
                 case QfexTestServerReplay.Outcome.Repeated:
-                    await PlayAsync(connection, recorded!.Steps.Where(s => s.Answer).ToList(), replay.Paced).ConfigureAwait(false);
+                    await PlayAsync(connection, recorded!.Steps.Where(s => s.Answer).ToList(), replay).ConfigureAwait(false);
                     return;
                 case QfexTestServerReplay.Outcome.Probe:
                     // The idle watchdog's probe: recordings leave it out, and a replay answers it like the exchange.
@@ -66,15 +66,15 @@ namespace Qfex
         /// Sends recorded frames (and drops) in order: at once, inside the request's handling, so they precede the
         /// next request's; or at the recorded pace after now, in the background.
         /// </summary>
-        private static Task PlayAsync(QfexTestServerConnection connection, List<QfexTestServerReplay.Step> steps, bool paced)
+        private static Task PlayAsync(QfexTestServerConnection connection, List<QfexTestServerReplay.Step> steps, QfexTestServerReplay replay)
         {
             if (steps.Count == 0) return Task.CompletedTask;
-            if (!paced) return SendStepsAsync(connection, steps, null);
-            _ = SendStepsAsync(connection, steps, Stopwatch.StartNew());
+            if (!replay.Paced) return SendStepsAsync(connection, steps, replay, null);
+            _ = SendStepsAsync(connection, steps, replay, Stopwatch.StartNew());
             return Task.CompletedTask;
         }
 
-        private static async Task SendStepsAsync(QfexTestServerConnection connection, List<QfexTestServerReplay.Step> steps, Stopwatch? clock)
+        private static async Task SendStepsAsync(QfexTestServerConnection connection, List<QfexTestServerReplay.Step> steps, QfexTestServerReplay replay, Stopwatch? clock)
         {
             try
             {
@@ -93,7 +93,7 @@ namespace Qfex
                         connection.Drop(reset: false);
                         return;
                     }
-                    byte[] payload = Encoding.UTF8.GetBytes(step.Text!);
+                    byte[] payload = Encoding.UTF8.GetBytes(replay.Rewrite(step.Text!));
                     if (!await connection.Socket.SendFrameAsync(QfexTestServerOpcode.Text, payload, 0, payload.Length).ConfigureAwait(false))
                         return;
                 }

@@ -21,7 +21,9 @@ namespace Qfex
     /// symbols, channels) pick the recorded request, in recorded order. A request that changes orders, positions
     /// or funds (and any type Qfex does not know) must also agree in every other param: a different order is a
     /// different order. Each recorded request answers once; a read-only or subscription request asked more often
-    /// than recorded gets the last recorded answer again, an order request never does.
+    /// than recorded gets the last recorded answer again, an order request never does. A client_order_id Qfex
+    /// generated (an order sent without one) stands for the recorded generated id it is first matched with,
+    /// and the replayed frames carry the new id.
     /// </para>
     /// </summary>
     public sealed class QfexTestServerReplay
@@ -30,6 +32,9 @@ namespace Qfex
 
         private readonly object _gate = new object();
         private readonly List<QfexReplayMismatch> _unmatched = new List<QfexReplayMismatch>();
+        // client_order_ids Qfex generated (an add_order sent without one): recorded id <-> this run's id.
+        private readonly Dictionary<string, string> _sentFor = new Dictionary<string, string>(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _recordedFor = new Dictionary<string, string>(StringComparer.Ordinal);
         private int _nextConnection;
 
         private QfexTestServerReplay(string path, bool paced, TranscriptDocument document)
@@ -301,31 +306,81 @@ namespace Qfex
         private static string Quote(string canonical) =>
             canonical.Length >= 2 && canonical[0] == '"' ? "'" + canonical.Substring(1, canonical.Length - 2) + "'" : canonical;
 
-        internal static bool SameIdentity(SortedDictionary<string, string> a, SortedDictionary<string, string> b)
+        private bool SameIdentity(SortedDictionary<string, string> sent, SortedDictionary<string, string> recorded)
         {
             foreach (string key in IdentifyingParams)
             {
-                bool inA = a.TryGetValue(key, out string? va);
-                bool inB = b.TryGetValue(key, out string? vb);
-                if (inA != inB || (inA && !string.Equals(va, vb, StringComparison.Ordinal))) return false;
+                bool inSent = sent.TryGetValue(key, out string? s);
+                bool inRecorded = recorded.TryGetValue(key, out string? r);
+                if (inSent != inRecorded || (inSent && !Same(s!, r!))) return false;
             }
             return true;
         }
 
         /// <summary>How the params differ ("quantity 2 (recorded 1)"), or null when they are the same.</summary>
-        internal static string? Differences(SortedDictionary<string, string> sent, SortedDictionary<string, string> recorded)
+        private string? Differences(SortedDictionary<string, string> sent, SortedDictionary<string, string> recorded)
         {
             var parts = new List<string>();
             foreach (string key in sent.Keys.Union(recorded.Keys).OrderBy(k => k, StringComparer.Ordinal))
             {
                 bool inSent = sent.TryGetValue(key, out string? s);
                 bool inRecorded = recorded.TryGetValue(key, out string? r);
-                if (inSent && inRecorded && string.Equals(s, r, StringComparison.Ordinal)) continue;
+                if (inSent && inRecorded && Same(s!, r!)) continue;
                 parts.Add(!inRecorded ? $"{key} {Quote(s!)} (not in the recording)"
                     : !inSent ? $"no {key} (recorded {Quote(r!)})"
                     : $"{key} {Quote(s!)} (recorded {Quote(r!)})");
             }
             return parts.Count == 0 ? null : string.Join(", ", parts);
+        }
+
+        /// <summary>
+        /// Equal canonical values; or two client_order_ids Qfex generated (qfex- and 32 hex digits) that are
+        /// bound to each other, or both still unbound: a runbook that sent an order without an id cannot send
+        /// the recorded one again, so a generated id stands for the recorded generated id it is first matched to.
+        /// </summary>
+        private bool Same(string sent, string recorded)
+        {
+            if (string.Equals(sent, recorded, StringComparison.Ordinal)) return true;
+            if (!IsGeneratedId(sent) || !IsGeneratedId(recorded)) return false;
+            if (_recordedFor.TryGetValue(sent, out string? bound)) return string.Equals(bound, recorded, StringComparison.Ordinal);
+            return !_sentFor.ContainsKey(recorded);
+        }
+
+        /// <summary>A client_order_id as Qfex generates it, in canonical form: "qfex-" and 32 lower-case hex digits, quoted.</summary>
+        internal static bool IsGeneratedId(string canonical)
+        {
+            if (canonical.Length != 39 || !canonical.StartsWith("\"qfex-", StringComparison.Ordinal) || canonical[38] != '"') return false;
+            for (int i = 6; i < 38; i++)
+            {
+                char c = canonical[i];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+            }
+            return true;
+        }
+
+        /// <summary>Binds the generated ids of a matched request to the recorded ones (under the lock).</summary>
+        private void Bind(SortedDictionary<string, string> sent, SortedDictionary<string, string> recorded)
+        {
+            foreach (KeyValuePair<string, string> pair in sent)
+            {
+                if (!recorded.TryGetValue(pair.Key, out string? r) || string.Equals(pair.Value, r, StringComparison.Ordinal)) continue;
+                if (IsGeneratedId(pair.Value) && IsGeneratedId(r) && !_recordedFor.ContainsKey(pair.Value) && !_sentFor.ContainsKey(r))
+                {
+                    _recordedFor[pair.Value] = r;
+                    _sentFor[r] = pair.Value;
+                }
+            }
+        }
+
+        /// <summary>A recorded frame's text with each recorded generated client_order_id replaced by the one this run sent.</summary>
+        internal string Rewrite(string text)
+        {
+            lock (_gate)
+            {
+                foreach (KeyValuePair<string, string> pair in _sentFor)
+                    text = text.Replace(pair.Key.Substring(1, pair.Key.Length - 2), pair.Value.Substring(1, pair.Value.Length - 2));
+            }
+            return text;
         }
 
         /// <summary>Whether a request type must agree in every param: it changes orders, positions or funds, or Qfex does not know it.</summary>
@@ -353,12 +408,13 @@ namespace Qfex
             lock (_gate)
             {
                 List<RecordedRequest> sameType = Requests.Where(r => r.Type == type).ToList();
-                List<RecordedRequest> sameIdentity = sameType.Where(r => SameIdentity(r.Params, parameters)).ToList();
+                List<RecordedRequest> sameIdentity = sameType.Where(r => SameIdentity(parameters, r.Params)).ToList();
                 bool strict = IsStrict(type);
                 RecordedRequest? next = sameIdentity.FirstOrDefault(r => !r.Used && (!strict || Differences(parameters, r.Params) == null));
                 if (next != null)
                 {
                     next.Used = true;
+                    Bind(parameters, next.Params);
                     recorded = next;
                     return Outcome.Matched;
                 }
