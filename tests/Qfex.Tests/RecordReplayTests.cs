@@ -389,7 +389,7 @@ namespace Qfex.Tests
             Assert.Contains(result.Warnings, w => w.Contains("no end line", StringComparison.Ordinal));
             ErrorRecord missing = Assert.Single(_ps.Run("Start-QfexTestServer -Replay $args[0]", PathOf("none.jsonl")).AllErrors);
             Assert.StartsWith("QfexTranscriptInvalid,", missing.FullyQualifiedErrorId);
-            Assert.Equal(ErrorCategory.ObjectNotFound, missing.CategoryInfo.Category);
+            Assert.Equal(ErrorCategory.InvalidData, missing.CategoryInfo.Category);
             Assert.StartsWith("QfexConflictingParameters,", Assert.Single(_ps.Run("Start-QfexTestServer -NoPacing").AllErrors).FullyQualifiedErrorId);
         }
 

@@ -66,7 +66,7 @@ namespace Qfex.Transport
                 || e is ArgumentException || e is System.Security.SecurityException)
             {
                 session.Supervisor.Dispose();
-                throw new QfexException("QfexRecordFailed", System.Management.Automation.ErrorCategory.WriteError,
+                throw new QfexException(ErrorIds.RecordFailed, System.Management.Automation.ErrorCategory.WriteError,
                     $"Cannot record the session to '{options.RecordPath}': {e.Message} Nothing was connected.", e);
             }
         }

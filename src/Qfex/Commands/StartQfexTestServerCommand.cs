@@ -80,7 +80,7 @@ namespace Qfex.Commands
             }
             catch (Exception e) when (e is ItemNotFoundException || e is NotSupportedException || e is ProviderNotFoundException || e is DriveNotFoundException)
             {
-                ThrowQfexError(new QfexException("QfexTranscriptInvalid", ErrorCategory.ObjectNotFound, $"Cannot replay '{path}': {e.Message}", e), path);
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, $"Cannot replay '{path}': {e.Message}", e), path);
                 throw;
             }
 
@@ -91,13 +91,13 @@ namespace Qfex.Commands
             }
             catch (System.IO.InvalidDataException e)
             {
-                ThrowQfexError(new QfexException("QfexTranscriptInvalid", ErrorCategory.InvalidData,
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData,
                     $"Cannot replay {e.Message} Nothing is served.", e), full);
                 throw;
             }
             catch (Exception e) when (e is System.IO.IOException || e is UnauthorizedAccessException || e is System.Security.SecurityException)
             {
-                ThrowQfexError(new QfexException("QfexTranscriptInvalid", ErrorCategory.ReadError, $"Cannot read the transcript {full}: {e.Message}", e), full);
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, $"Cannot read the transcript {full}: {e.Message}", e), full);
                 throw;
             }
             foreach (string warning in replay.Warnings) WriteWarning(warning);

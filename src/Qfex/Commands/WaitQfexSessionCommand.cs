@@ -32,7 +32,11 @@ namespace Qfex.Commands
         /// <summary>How often the state is looked at while waiting.</summary>
         private const int PollMilliseconds = 20;
 
-        protected override void BeginProcessing() => _clock.Start();
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            _clock.Start();
+        }
 
         internal override void ProcessSession(QfexSession session)
         {
@@ -55,7 +59,7 @@ namespace Qfex.Commands
                 TimeSpan left = limit - _clock.Elapsed;
                 if (left <= TimeSpan.Zero)
                 {
-                    WriteQfexError(new QfexTimeoutException("QfexWaitTimeout",
+                    WriteQfexError(new QfexTimeoutException(ErrorIds.WaitTimeout,
                         $"Session {session.Id} ({session.Uri}) did not become {State} within {TimeoutSec} s: it is {state} " +
                         $"(reconnects so far: {session.Reconnects}). Run with -Verbose to see its reconnect attempts."), session);
                     return;
