@@ -20,6 +20,9 @@
         'New-QfexErrorRecord'
         'Start-QfexTestServer'
         'Stop-QfexTestServer'
+        'New-QfexFrame'
+        'New-QfexTestSession'
+        'Wait-QfexSession'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

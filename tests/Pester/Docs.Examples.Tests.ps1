@@ -104,7 +104,7 @@ BeforeDiscovery {
     $connect = { $null = Connect-Qfex -Uri $QfexDocServer.Uri -Credential $cred -Subscribe order_responses }
     $Examples = @{
         'README.md > Quick start'                                                                                 = @{
-            Then = { @(Get-Command -Module Qfex).Count -eq 9 }
+            Then = { @(Get-Command -Module Qfex).Count -eq 12 }
         }
         'README.md > Trading on the exchange'                                                                     = @{
             Then = { $ack.Data.order_response.status -eq 'ACK' },
@@ -266,7 +266,18 @@ Describe 'about_Qfex: a runbook unit test' {
                 (Get-Content -LiteralPath (Join-Path $QfexDocsFolder 'qfex-frames.jsonl') -Raw) -match '(?s)^\{"subscribed".*\n\{"order_response".*"FILLED".*\n\{"type":"qfex\.reconnected"'
             }
         }
-        'docs/Receive-QfexFrame.md > Example 5: Separate error frames from normal frames'                          = @{
+        'docs/Receive-QfexFrame.md > Example 5: Take up to five fills within ten seconds, however many come'      = @{
+            # Two fills, pushed once the session is subscribed: fewer than five, and no error.
+            Given = {
+                $null = Connect-Qfex -Uri $QfexDocServer.Uri -Credential $cred -Subscribe fills
+                Invoke-QfexDocsLater -Action {
+                    param($server)
+                    foreach ($n in 1..2) { $server.Push('{"fill_response":{"trade_id":"t-' + $n + '","symbol":"AAPL-USD","quantity":1.0}}') }
+                }
+            }
+            Shows = '^2 fill\(s\) in 10 seconds$'
+        }
+        'docs/Receive-QfexFrame.md > Example 6: Separate error frames from normal frames'                          = @{
             # Buffered: the subscription's confirmation and the error frame that answered a request sent without -Wait.
             Given = $connect, {
                 $QfexDocServer.Respond['get_user_orders'] = 'RateLimited'
@@ -305,7 +316,7 @@ Describe 'about_Qfex: a runbook unit test' {
         'docs/Start-QfexTestServer.md > Example 2: Make the fake exchange refuse orders with an error code'        = @{
             Then = { $server.Respond['add_order'] -eq 'InvalidOrder' }, { $server.Respond['cancel_all_orders'] -eq 'ServerError' }
         }
-        'docs/Start-QfexTestServer.md > Example 5: Use a fixed port and a known key pair'                          = @{
+        'docs/Start-QfexTestServer.md > Example 6: Use a fixed port and a known key pair'                          = @{
             # Port 18080 may be taken on a shared machine: a free port instead.
             Given   = {
                 $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
@@ -316,6 +327,72 @@ Describe 'about_Qfex: a runbook unit test' {
             Replace = @{ '-Port 18080' = '-Port $QfexDocsPort' }
             Vary    = '(?<=^ws://127\.0\.0\.1:)\d+(?=/$)'
             Then    = { $server.Uri.Port -eq $QfexDocsPort }, { $server.Credential.UserName -eq 'qfex_pub_test' }
+        }
+        'docs/Start-QfexTestServer.md > Example 5: Replay a recorded session in a runbook''s Pester test'          = @{
+            Then = { $replay.Replay.Unmatched.Count -eq 1 }, { -not $replay.IsRunning }
+        }
+        'docs/Connect-Qfex.md > Example 8: Record a session for a bug report or a replay test'                     = @{
+            Then = { (Get-Content -LiteralPath $path -Raw) -match 'nonce\\":\\"\*\*\*\\"' }
+        }
+        'README.md > Testing runbooks with Pester #3'                                                             = @{
+            # The fragment is the BeforeEach and an It of the runbook's test file (examples/Replay holds it whole).
+            Wrap = @'
+Describe 'README: a runbook replayed from its recording' {
+<block>
+    AfterEach {
+        Disconnect-Qfex -Session $session
+        Stop-QfexTestServer -Server $server
+    }
+}
+'@
+        }
+        'docs/about_Qfex.md > Replaying a recorded session #1'                                                     = @{
+            # Run from the repository's root: the runbook is in examples/Replay; the transcript goes to this block's folder.
+            Replace = @{
+                './Invoke-OrderSmokeTest.ps1'                           = './examples/Replay/Invoke-OrderSmokeTest.ps1'
+                '-RecordPath ./Invoke-OrderSmokeTest.transcript.jsonl' = '-RecordPath (Join-Path $QfexDocsFolder smoke.jsonl)'
+            }
+            Shows   = '^Cancelled\s+: CANCELLED$'
+            Then    = { (Get-Content -LiteralPath (Join-Path $QfexDocsFolder smoke.jsonl) -Tail 1) -match '^\{"kind":"end"' }
+        }
+        'docs/about_Qfex.md > Replaying a recorded session #2'                                                     = @{
+            # The fragment is the runbook's test file without its Describe; the files are in examples/Replay.
+            Replace = @{
+                './Invoke-OrderSmokeTest.ps1'              = './examples/Replay/Invoke-OrderSmokeTest.ps1'
+                './Invoke-OrderSmokeTest.transcript.jsonl' = './examples/Replay/Invoke-OrderSmokeTest.transcript.jsonl'
+            }
+            Wrap    = @'
+Describe 'about_Qfex: a runbook replayed from its recording' {
+<block>
+}
+'@
+        }
+        'docs/about_Qfex.md > Testing runbooks #3'                                                                 = @{
+            Shows = '^1$', '^Decimal$'
+        }
+        'docs/New-QfexFrame.md > Example 1: Mock the answer to an order in a Pester test'                          = @{
+            # The mock is a fragment of a test: here in an It that calls the mocked cmdlet like a runbook would.
+            Wrap = @'
+Describe 'New-QfexFrame: a typed answer from a mock' {
+    It 'answers add_order with a frame typed as the exchange''s' {
+<block>
+        $answer = Send-QfexMessage -Type add_order -Params @{ symbol = 'AAPL-USD' } -Wait
+        $answer.Data.order_response.price | Should -BeOfType [decimal]
+        $answer.Data.order_response.price | Should -Be 200.0
+    }
+}
+'@
+        }
+        'docs/New-QfexTestSession.md > Example 1: Unit-test a runbook that takes a typed session'                  = @{
+            Replace = @{ './Invoke-OrderSmokeTest.ps1' = './examples/Replay/Invoke-OrderSmokeTest.ps1' }
+        }
+        'docs/Wait-QfexSession.md > Example 1: Resend an order that was not sent because the session was reconnecting' = @{
+            Given = $connect
+            Then  = { @($QfexDocServer.Received | Where-Object Type -eq 'add_order').Count -eq 1 }
+        }
+        'docs/Wait-QfexSession.md > Example 3: Wait for every session of the runspace, with one deadline'          = @{
+            Given = $connect
+            Then  = { -not $late }
         }
         'docs/Stop-QfexTestServer.md > Example 1: Stop the fake exchange at the end of a Pester file'              = @{
             # The fragment is the AfterAll of a Pester file: its effect is checked after that file's tests.

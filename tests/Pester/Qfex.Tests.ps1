@@ -40,10 +40,11 @@ BeforeAll {
 }
 
 Describe 'The Qfex module' {
-    It 'exports exactly the nine cmdlets' {
+    It 'exports exactly the twelve cmdlets' {
         $expected = @(
             'Connect-Qfex', 'Disconnect-Qfex', 'Get-QfexSession', 'Send-QfexMessage', 'Receive-QfexFrame',
-            'Get-QfexErrorAdvice', 'New-QfexErrorRecord', 'Start-QfexTestServer', 'Stop-QfexTestServer'
+            'Get-QfexErrorAdvice', 'New-QfexErrorRecord', 'Start-QfexTestServer', 'Stop-QfexTestServer',
+            'New-QfexFrame', 'New-QfexTestSession', 'Wait-QfexSession'
         ) | Sort-Object
         $actual = @((Get-Module -Name Qfex).ExportedCmdlets.Keys) | Sort-Object
         ($actual -join ',') | Should -Be ($expected -join ',')

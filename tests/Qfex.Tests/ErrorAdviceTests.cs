@@ -158,7 +158,7 @@ namespace Qfex.Tests
             Assert.Contains("QfexConfirmationRequired", listed);
             string[] completed = _ps.Run("$line = 'Get-QfexErrorAdvice -Code QfexT'; (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText")
                 .ThrowOnError().Output.Select(o => (string)o.BaseObject).ToArray();
-            Assert.Equal(new[] { "QfexTimeout", "QfexTestServerStartFailed" }, completed);
+            Assert.Equal(new[] { "QfexTimeout", "QfexTestServerStartFailed", "QfexTranscriptInvalid" }, completed);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
@@ -141,6 +142,24 @@ namespace Qfex.Tests
             ("QfexConfirmationRequired", "transfer_balance where PowerShell cannot prompt",
                 () => OnlyError(_ps.Run("Send-QfexMessage -Type transfer_balance -Params @{ amount = 1 }"))),
             ("QfexTestServerStartFailed", "a port that is in use", () => OnlyError(_ps.Run("Start-QfexTestServer -Port $server.Port"))),
+            ("QfexWaitTimeout", "a session that stays Reconnecting",
+                () => OnlyError(_ps.Run("New-QfexTestSession -State Reconnecting | Wait-QfexSession -TimeoutSec 0.1"))),
+            ("QfexRecordFailed", "-RecordPath in a folder that does not exist",
+                () => OnlyError(_ps.Run("Connect-Qfex -Uri $server.Uri -Credential $server.Credential -RecordPath $args[0]",
+                    Path.Combine(Path.GetTempPath(), "qfex-no-such-folder-" + Guid.NewGuid().ToString("N"), "t.jsonl")))),
+            ("QfexTranscriptInvalid", "a transcript of a newer format version", () =>
+            {
+                string path = Path.Combine(Path.GetTempPath(), "qfex-parity-" + Guid.NewGuid().ToString("N") + ".jsonl");
+                File.WriteAllText(path, "{\"kind\":\"start\",\"format\":\"qfex-transcript\",\"version\":99}\n");
+                try
+                {
+                    return OnlyError(_ps.Run("Start-QfexTestServer -Replay $args[0]", path));
+                }
+                finally
+                {
+                    File.Delete(path);
+                }
+            }),
         };
 
         [Fact]

@@ -11,7 +11,8 @@ namespace Qfex.Tests
         internal static readonly string[] Cmdlets =
         {
             "Connect-Qfex", "Disconnect-Qfex", "Get-QfexErrorAdvice", "Get-QfexSession", "New-QfexErrorRecord",
-            "Receive-QfexFrame", "Send-QfexMessage", "Start-QfexTestServer", "Stop-QfexTestServer",
+            "New-QfexFrame", "New-QfexTestSession",
+            "Receive-QfexFrame", "Send-QfexMessage", "Start-QfexTestServer", "Stop-QfexTestServer", "Wait-QfexSession",
         };
 
         [Fact]

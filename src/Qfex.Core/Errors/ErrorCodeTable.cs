@@ -282,6 +282,18 @@ namespace Qfex.Errors
                 "Start-QfexTestServer could not listen on the port (it is in use).",
                 "Use another -Port, or -Port 0 for a free one.",
                 (m, c) => new QfexException(ErrorIds.TestServerStartFailed, ErrorCategory.ResourceUnavailable, m), "The test server could not listen on the port: it is in use."),
+            Module(ErrorIds.WaitTimeout, ErrorCategory.OperationTimeout, true, QfexErrorAction.Backoff,
+                "Wait-QfexSession waited longer than -TimeoutSec for a session to reach its -State (for example Open again after a drop).",
+                "Wait again: the session may still be reconnecting (-Verbose shows its attempts); once it is Closed, Connect-Qfex again. A request refused as NotSent can be sent once the session is Open.",
+                (m, c) => new QfexTimeoutException(ErrorIds.WaitTimeout, m), "The session did not become Open within 30 s."),
+            Module(ErrorIds.RecordFailed, ErrorCategory.WriteError, false, QfexErrorAction.FixRequest,
+                "Connect-Qfex -RecordPath could not create or write the transcript file (its folder does not exist, or it may not be written); nothing was connected.",
+                "Give -RecordPath a file in an existing folder that can be written to, then connect again.",
+                (m, c) => new QfexException(ErrorIds.RecordFailed, ErrorCategory.WriteError, m), "Cannot record the session to the file: its folder does not exist. Nothing was connected."),
+            Module(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, false, QfexErrorAction.FixRequest,
+                "Start-QfexTestServer -Replay was given a file it cannot serve: missing or unreadable, not JSON Lines, cut off inside a line, of a newer format version, or holding what looks like an unredacted secret. Nothing is served.",
+                "Read the line the message names: remove a cut-off last line, replay with the Qfex version that recorded it, mask a secret as ***, or record the transcript again.",
+                (m, c) => new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, m), "Cannot replay the transcript: its first line is not the start of a Qfex transcript. Nothing is served."),
         }).ToArray();
 
         private static readonly Dictionary<string, ErrorCodeInfo> ByCode =

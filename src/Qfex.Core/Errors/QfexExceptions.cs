@@ -240,5 +240,8 @@ namespace Qfex.Errors
         internal const string SessionNotFound = "QfexSessionNotFound";
         internal const string TestServerStartFailed = "QfexTestServerStartFailed";
         internal const string NoEndpoint = "QfexNoEndpoint";
+        internal const string WaitTimeout = "QfexWaitTimeout";
+        internal const string RecordFailed = "QfexRecordFailed";
+        internal const string TranscriptInvalid = "QfexTranscriptInvalid";
     }
 }

@@ -77,6 +77,12 @@ namespace Qfex
         /// <summary>Why the session closed (close status and reason, or the transport error), once Closed.</summary>
         public string? CloseReason => Core.CloseReason;
 
+        /// <summary>The transcript file the session is recorded to (Connect-Qfex -RecordPath), or null.</summary>
+        public string? RecordPath => Core.Recorder?.Path;
+
+        /// <summary>True for an offline stand-in made by New-QfexTestSession: it never connects or sends.</summary>
+        public bool IsOffline => _options.Offline;
+
         internal SessionCore Core { get; }
 
         internal SessionSupervisor Supervisor { get; }
@@ -107,6 +113,48 @@ namespace Qfex
         internal Task CloseAsync(string reason, TimeSpan timeout) => Supervisor.CloseAsync(reason, timeout);
 
         internal QfexConnectionException ClosedException(string message, Exception? inner = null) => Core.ClosedException(message, inner);
+
+        /// <summary>
+        /// An offline stand-in for unit tests of runbooks (New-QfexTestSession): a real, typed session that never
+        /// has a connection, so nothing it is asked to send leaves the process (it is refused as not sent). Its
+        /// state is set as asked; <paramref name="frames"/> (frame texts) wait in its receive buffer, numbered
+        /// 1, 2, 3, ... as received frames are.
+        /// </summary>
+        internal static QfexSession CreateOffline(QfexEndpoint endpoint, QfexSessionState state, IEnumerable<string> frames, string reason)
+        {
+            var options = new SessionOptions
+            {
+                Uri = OfflineUri,
+                Endpoint = endpoint,
+                Offline = true,
+                Reconnect = false,
+                IdleTimeout = TimeSpan.Zero,
+                WeightPerSecond = 0,
+            };
+            var session = new QfexSession(options, (core, setup, token) =>
+                throw new InvalidOperationException("An offline session never connects."));
+            SessionCore core = session.Core;
+            int generation = core.BeginLink();
+            if (state != QfexSessionState.Connecting)
+            {
+                core.TryOpen(generation);
+                if (endpoint == QfexEndpoint.Trade) core.SetAuthenticated(generation);
+            }
+            var contents = new List<Protocol.FrameContent>(1);
+            foreach (string frame in frames)
+            {
+                contents.Clear();
+                Protocol.FrameReader.ReadText(System.Text.Encoding.UTF8.GetBytes(frame), contents);
+                foreach (Protocol.FrameContent content in contents)
+                    core.DeliverAsync(content, DateTime.UtcNow, force: true).GetAwaiter().GetResult();
+            }
+            if (state == QfexSessionState.Reconnecting) core.LinkLost(generation, reason, mayReconnect: true);
+            else if (state == QfexSessionState.Closed) core.Close(reason);
+            return session;
+        }
+
+        /// <summary>Where an offline session says it is: .invalid never resolves (RFC 2606), and it never connects anyway.</summary>
+        internal static readonly Uri OfflineUri = new Uri("ws://offline.invalid/");
 
         /// <summary>Closes the session (briefly waiting for the close handshake) and releases what it owns.</summary>
         public void Dispose()

@@ -33,6 +33,7 @@ namespace Qfex.Transport
                 options.Uri = WithApiKey(uri, options.Credentials.PublicKey);
 
             var session = new QfexSession(options);
+            if (options.RecordPath != null) StartRecording(session, options, log);
             try
             {
                 await session.StartAsync(log, cancellationToken).ConfigureAwait(false);
@@ -42,8 +43,10 @@ namespace Qfex.Transport
                     throw new QfexConnectionException(ErrorIds.ConnectFailed, $"The connection to {session.Uri} closed as soon as it opened: {session.CloseReason}");
                 return session;
             }
-            catch
+            catch (Exception e)
             {
+                // The transcript of a failed connect is worth attaching to a bug report: it says why.
+                session.Core.Recorder?.Note("Connect-Qfex failed: " + e.Message);
                 await session.CloseAsync("Connect-Qfex failure", TimeSpan.FromSeconds(1)).ConfigureAwait(false);
                 session.Supervisor.Dispose();
                 throw;
@@ -51,6 +54,22 @@ namespace Qfex.Transport
         }
 
         internal static Uri WithoutUserInfo(Uri uri) => new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty }.Uri;
+
+        private static void StartRecording(QfexSession session, SessionOptions options, Action<string> log)
+        {
+            try
+            {
+                session.Core.Recorder = SessionRecorder.Open(options.RecordPath!, session.Id, options);
+                log($"Recording the session to {options.RecordPath} (JSON Lines, secrets masked).");
+            }
+            catch (Exception e) when (e is System.IO.IOException || e is UnauthorizedAccessException || e is NotSupportedException
+                || e is ArgumentException || e is System.Security.SecurityException)
+            {
+                session.Supervisor.Dispose();
+                throw new QfexException(ErrorIds.RecordFailed, System.Management.Automation.ErrorCategory.WriteError,
+                    $"Cannot record the session to '{options.RecordPath}': {e.Message} Nothing was connected.", e);
+            }
+        }
 
         private static Uri WithApiKey(Uri uri, string publicKey)
         {

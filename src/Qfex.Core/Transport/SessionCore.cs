@@ -106,6 +106,9 @@ namespace Qfex.Transport
 
         internal long FramesReceived => Interlocked.Read(ref _sequence);
 
+        /// <summary>Writes the session's transcript (Connect-Qfex -RecordPath); null when not recording: one null check per frame.</summary>
+        internal SessionRecorder? Recorder { get; set; }
+
         internal int Reconnects
         {
             get { lock (_gate) return _reconnects; }
@@ -210,6 +213,7 @@ namespace Qfex.Transport
             // Anything else that waits for an answer (never admitted through a ticket) fails too.
             Answers.FailAll(_ => ClosedException(reason));
             Buffer.Complete();
+            Recorder?.Complete(reason, FramesReceived);
             return true;
         }
 
@@ -391,7 +395,8 @@ namespace Qfex.Transport
         /// </summary>
         internal Task DeliverAsync(FrameContent content, DateTime receivedAt, bool force = false, bool stage = false)
         {
-            if (Claims.Count > 0 && Claims.TryHandOver(content)) return Task.CompletedTask;
+            if (Claims.Count > 0 && (Recorder == null ? Claims.TryHandOver(content) : TryClaimRecorded(content, receivedAt)))
+                return Task.CompletedTask;
 
             QfexFrame? numbered = null;
             if (Answers.Count > 0)
@@ -425,6 +430,19 @@ namespace Qfex.Transport
             }
             Store(content, receivedAt, numbered);
             return Task.CompletedTask;
+        }
+
+        /// <summary>
+        /// A claim on a recorded session: written to the transcript before it is handed over, so what the
+        /// claimant does next (the auth answer lets the session subscribe) comes after it. Its own method: the
+        /// closure is allocated only here, never on the receive path of every frame.
+        /// </summary>
+        private bool TryClaimRecorded(FrameContent content, DateTime receivedAt)
+        {
+            SessionRecorder? recorder = Recorder;
+            return recorder == null
+                ? Claims.TryHandOver(content)
+                : Claims.TryHandOver(content, w => w.Match(content) && recorder.Claimed(content, receivedAt, Transcript.ClaimedAuth));
         }
 
         private async Task StoreAfter(Task room, FrameContent content, DateTime receivedAt, QfexFrame? numbered)
@@ -514,6 +532,7 @@ namespace Qfex.Transport
             Subscriptions.Track(frame);
             CancelOnDisconnect.Track(frame);
             Orders.Track(frame);
+            Recorder?.Received(content, frame.Sequence, receivedAt);
             return frame;
         }
     }

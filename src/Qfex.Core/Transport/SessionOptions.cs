@@ -85,6 +85,12 @@ namespace Qfex.Transport
         /// <summary>The spread of backoff delays, a factor in [0.5, 1.5) (fixed in the unit tests).</summary>
         internal Func<double> JitterFactor { get; set; } = Jitter.Factor;
 
+        /// <summary>Where to write the session's transcript (a full path), or null: Connect-Qfex -RecordPath.</summary>
+        internal string? RecordPath { get; set; }
+
+        /// <summary>An offline stand-in (New-QfexTestSession): it never has a connection, so it never sends.</summary>
+        internal bool Offline { get; set; }
+
         /// <summary>For tests: receive with the ArraySegment overload (Windows PowerShell's) even where the Memory one exists.</summary>
         internal bool ForceArraySegmentReceive { get; set; }
     }

@@ -64,6 +64,7 @@ namespace Qfex.Transport
                     throw new QfexConnectionException(ErrorIds.ConnectFailed, $"The connection to {_options.Uri} ended as it was being set up: {ended}");
                 throw _core.ClosedException(_core.CloseReason ?? "The connection closed while it was being set up.");
             }
+            _core.Recorder?.Opened(link.Generation);
             StartWatchdog();
         }
 
@@ -125,6 +126,7 @@ namespace Qfex.Transport
                     if (opened || _closingBecause != null || !IsCurrent(epoch)) return;
                     lastError = e.Message;
                     _core.Log($"Reconnect attempt {attempt} failed: {e.Message}");
+                    _core.Recorder?.AttemptFailed(attempt, e.Message);
                 }
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
             }
@@ -147,6 +149,7 @@ namespace Qfex.Transport
             lock (_gate) _link = link;
             if (!_core.TryOpen(link.Generation))
                 throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
+            _core.Recorder?.Opened(link.Generation);
             opened();
             // What this connection's setup did: cancel-on-disconnect was turned on again when it is on.
             await _core.DeliverReconnectNoticeAsync(reason, _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value).ConfigureAwait(false);
@@ -204,7 +207,9 @@ namespace Qfex.Transport
                 ISessionLink? link = Link;
                 if (link == null)
                 {
-                    _core.Refuse(ticket, "not sent: the session has no connection.");
+                    _core.Refuse(ticket, _options.Offline
+                        ? $"not sent: session {_core.Id} is an offline stand-in (New-QfexTestSession), which never connects or sends. Mock the cmdlet that sends in the test, or use Start-QfexTestServer."
+                        : "not sent: the session has no connection.");
                     throw ticket.Failure!;
                 }
                 await link.SendRequestAsync(ticket, cancellationToken).ConfigureAwait(false);
@@ -373,7 +378,12 @@ namespace Qfex.Transport
                 _core.Close(_closingBecause);
                 _throttle?.Dispose();
             }
+            // A closed session's transcript is whole on disk before Disconnect-Qfex returns.
+            if (_core.Recorder is SessionRecorder recorder)
+                await Task.WhenAny(recorder.Completion, Task.Delay(RecorderCloseTimeout)).ConfigureAwait(false);
         }
+
+        private static readonly TimeSpan RecorderCloseTimeout = TimeSpan.FromSeconds(5);
 
         public void Dispose()
         {

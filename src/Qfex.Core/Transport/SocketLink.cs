@@ -104,6 +104,7 @@ namespace Qfex.Transport
         internal static async Task<ISessionLink> OpenAsync(SessionCore core, SessionOptions options, LinkSetup setup, CancellationToken cancellationToken)
         {
             int generation = core.BeginLink();
+            core.Recorder?.Connect(generation, options.Uri, setup.Restoring);
             using CancellationTokenSource timeout = options.Clock.CreateCancellationTokenSource(options.Timeout);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             var socket = new ClientWebSocket();
@@ -377,6 +378,7 @@ namespace Qfex.Transport
             {
                 if (_socket.State != WebSocketState.Open)
                     throw _core.ClosedException("The connection is not open: " + (_abortReason ?? _socket.State.ToString()) + ".");
+                _core.Recorder?.Sent(Transcript.RoleModule, json);
                 // Never cancelled: cancelling a ClientWebSocket send aborts the socket.
                 await _socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             }
@@ -407,6 +409,7 @@ namespace Qfex.Transport
                 try
                 {
                     if (ticket.Type == ProbeType) RecordLeverageQuestion(probe: false);
+                    _core.Recorder?.Sent(Transcript.RoleRequest, ticket.Json);
                     await _socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception e) when (!(e is OutOfMemoryException))
@@ -435,6 +438,7 @@ namespace Qfex.Transport
                 if (_socket.State != WebSocketState.Open)
                     throw _core.ClosedException("The connection is not open: " + (_abortReason ?? _socket.State.ToString()) + ".");
                 RecordLeverageQuestion(probe: true);
+                _core.Recorder?.Sent(Transcript.RoleProbe, ProbeJson);
                 await _socket.SendAsync(new ArraySegment<byte>(ProbeBytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (IsSocketFault(e))
@@ -447,7 +451,8 @@ namespace Qfex.Transport
             }
         }
 
-        private static readonly byte[] ProbeBytes = Encoding.UTF8.GetBytes("{\"type\":\"" + ProbeType + "\",\"params\":{\"limit\":1,\"offset\":0}}");
+        internal const string ProbeJson = "{\"type\":\"" + ProbeType + "\",\"params\":{\"limit\":1,\"offset\":0}}";
+        private static readonly byte[] ProbeBytes = Encoding.UTF8.GetBytes(ProbeJson);
 
         // The protocol has no request id: the exchange answers in order, so the owner of each answer to a
         // get_user_leverage on this connection is known from the order the questions were written in (under
@@ -573,7 +578,11 @@ namespace Qfex.Transport
 
                     foreach (FrameContent content in contents)
                     {
-                        if (TakeProbeAnswer(content)) continue;
+                        if (TakeProbeAnswer(content))
+                        {
+                            _core.Recorder?.Claimed(content, receivedAt, Transcript.ClaimedProbe);
+                            continue;
+                        }
                         Task delivered = _core.DeliverAsync(content, receivedAt, stage: true);
                         if (!delivered.IsCompleted) await delivered.ConfigureAwait(false);
                     }
@@ -609,6 +618,7 @@ namespace Qfex.Transport
                 _socket.Dispose();
                 _invoker?.Dispose();
                 EndReason = closeReason;
+                _core.Recorder?.Lost(Generation, closeReason);
                 _setup.Ended(this, closeReason);
             }
         }

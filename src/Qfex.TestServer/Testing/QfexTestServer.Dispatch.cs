@@ -98,7 +98,11 @@ namespace Qfex
             {
                 if (connection.IsMarketData)
                 {
-                    if (!await TryOverrideAsync(connection, request).ConfigureAwait(false))
+                    if (await TryOverrideAsync(connection, request).ConfigureAwait(false))
+                        return;
+                    if (Replay != null)
+                        await ReplayRequestAsync(connection, request).ConfigureAwait(false);
+                    else
                         await HandleMarketDataAsync(connection, request).ConfigureAwait(false);
                     return;
                 }
@@ -120,7 +124,10 @@ namespace Qfex
                     await SendErrorAsync(connection, "RateLimited", MessageFor("RateLimited"), request.Echo).ConfigureAwait(false);
                     return;
                 }
-                await HandleTradeAsync(connection, request).ConfigureAwait(false);
+                if (Replay != null)
+                    await ReplayRequestAsync(connection, request).ConfigureAwait(false);
+                else
+                    await HandleTradeAsync(connection, request).ConfigureAwait(false);
             }
             catch (Exception ex) when (!(ex is IOException || ex is System.Net.Sockets.SocketException || ex is ObjectDisposedException || ex is OperationCanceledException))
             {
@@ -226,6 +233,8 @@ namespace Qfex
                 w.WriteEndObject();
             })).ConfigureAwait(false);
             StartPings(connection);
+            if (Replay != null)
+                await ReplayConnectionReadyAsync(connection).ConfigureAwait(false);
         }
 
         /// <summary>Null when the HMAC block is valid; else why not (formatError set for a malformed block).</summary>

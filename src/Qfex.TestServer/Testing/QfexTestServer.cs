@@ -55,7 +55,10 @@ namespace Qfex
         /// Starts a server on 127.0.0.1. <paramref name="port"/> 0 picks a free port. Without a key
         /// or secret, random ones are generated (<c>qfex_pub_test_…</c>, <c>qfex_secret_test_…</c>).
         /// </summary>
-        public static QfexTestServer Start(int port = 0, string? apiKey = null, SecureString? apiSecret = null)
+        public static QfexTestServer Start(int port = 0, string? apiKey = null, SecureString? apiSecret = null) =>
+            StartCore(port, apiKey, apiSecret, null);
+
+        private static QfexTestServer StartCore(int port, string? apiKey, SecureString? apiSecret, QfexTestServerReplay? replay)
         {
             if (port < 0 || port > 65535)
                 throw new ArgumentOutOfRangeException(nameof(port), port, "The port must be between 0 and 65535.");
@@ -78,7 +81,7 @@ namespace Qfex
             }
             secret.MakeReadOnly();
 
-            var server = new QfexTestServer(publicKey, secret, secretBytes);
+            var server = new QfexTestServer(publicKey, secret, secretBytes) { Replay = replay };
             try
             {
                 server.Listen(port);
@@ -443,6 +446,8 @@ namespace Qfex
                 if (connection.IsMarketData)
                 {
                     StartPings(connection);
+                    if (Replay != null)
+                        await ReplayConnectionReadyAsync(connection).ConfigureAwait(false);
                 }
                 else
                 {

@@ -34,6 +34,19 @@ namespace Qfex.Commands
         internal override IEnumerable<string> Values => ErrorCodeTable.Codes;
     }
 
+    /// <summary>The frame types the module knows (New-QfexFrame -Type): the trade socket's answers and pushes, the market-data channels.</summary>
+    public sealed class FrameTypeCompleter : ListCompleter
+    {
+        internal static readonly string[] TradeFrameTypes =
+        {
+            "order_response", "fill_response", "position_response", "balance_response", "all_orders_response", "user_trades_response",
+            "user_leverage_response", "available_leverage_levels_response", "twap_response", "stop_order_response", "ack", "ack_response",
+            "subscribed", "unsubscribed", "authenticated", "error", "malformed", "qfex.reconnected",
+        };
+
+        internal override IEnumerable<string> Values => TradeFrameTypes.Concat(MessageCatalog.MarketDataChannels);
+    }
+
     /// <summary>Connect-Qfex -Subscribe: the channels of the -Endpoint typed so far (Trade when none is).</summary>
     public sealed class ChannelCompleter : IArgumentCompleter
     {

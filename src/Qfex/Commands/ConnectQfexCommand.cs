@@ -113,6 +113,11 @@ namespace Qfex.Commands
         [ValidateRange(0, 3600)]
         public int IdleTimeoutSec { get; set; } = 60;
 
+        /// <summary>Writes a transcript of the session to this file (JSON Lines, secrets masked); replaced if it exists.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? RecordPath { get; set; }
+
         protected override void EndProcessing()
         {
             if (Replaying) return;
@@ -182,6 +187,7 @@ namespace Qfex.Commands
                 WeightOverrides = weights,
                 IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
                 Proxy = Proxy,
+                RecordPath = RecordPath == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(RecordPath),
             };
 
             SessionOptionHooks.Apply(options);

@@ -29,7 +29,7 @@ namespace Qfex.Commands
 
         /// <summary>The cmdlet the record comes from: the end of its FullyQualifiedErrorId and its CategoryInfo.Activity.</summary>
         [Parameter]
-        [ValidateSet("Send-QfexMessage", "Receive-QfexFrame", "Connect-Qfex", "Get-QfexSession", "Start-QfexTestServer")]
+        [ValidateSet("Send-QfexMessage", "Receive-QfexFrame", "Connect-Qfex", "Get-QfexSession", "Start-QfexTestServer", "Wait-QfexSession")]
         public string CommandName { get; set; } = "Send-QfexMessage";
 
         /// <summary>For QfexTimeout and QfexConnectionClosed from Send-QfexMessage: whether the request was sent.</summary>

@@ -115,6 +115,7 @@ namespace Qfex.Commands
         internal void WriteSessionLog(QfexSession session)
         {
             foreach (string line in session.DrainLog()) WriteVerbose(line);
+            if (session.Core.Recorder?.TakeProblemToReport() is string problem) WriteWarning(problem);
         }
 
         internal abstract void ProcessSession(QfexSession session);

@@ -38,6 +38,10 @@ namespace Qfex.Commands
         [Parameter]
         public SwitchParameter Raw { get; set; }
 
+        /// <summary>Up to -Count frames within -TimeoutSec: fewer (or none) is a result, not a QfexReceiveTimeout error.</summary>
+        [Parameter]
+        public SwitchParameter AllowPartial { get; set; }
+
         // One deadline for the whole call: sessions piped in share -TimeoutSec, it does not start again for each.
         private readonly Stopwatch _clock = new Stopwatch();
 
@@ -125,7 +129,7 @@ namespace Qfex.Commands
                     wait = limit.Value - _clock.Elapsed;
                     if (wait <= TimeSpan.Zero)
                     {
-                        if (got == 0 || hasCount)
+                        if (!AllowPartial && (got == 0 || hasCount))
                             WriteQfexError(new QfexTimeoutException(ErrorIds.ReceiveTimeout, hasCount
                                 ? $"Received {got} of {wanted} frame(s) within {TimeoutSec} s."
                                 : $"No frame arrived within {TimeoutSec} s."), session);

@@ -24,6 +24,7 @@ namespace Qfex.Commands
             ["Connect-Qfex"] = typeof(ConnectQfexCommand),
             ["Get-QfexSession"] = typeof(GetQfexSessionCommand),
             ["Start-QfexTestServer"] = typeof(StartQfexTestServerCommand),
+            ["Wait-QfexSession"] = typeof(WaitQfexSessionCommand),
         };
 
         [ThreadStatic] private static ErrorRecord? t_record;

@@ -26,13 +26,29 @@ namespace Qfex.Commands
         [ValidateNotNull]
         public IDictionary? Respond { get; set; }
 
+        /// <summary>Serves this transcript (written by Connect-Qfex -RecordPath) instead of plausible answers.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Replay { get; set; }
+
+        /// <summary>With -Replay: recorded frames come at once after the request they followed, not at the recorded pace.</summary>
+        [Parameter]
+        public SwitchParameter NoPacing { get; set; }
+
         protected override void EndProcessing()
         {
             if (Replaying) return;
+            if (NoPacing && Replay == null)
+                ThrowQfexError(new QfexException(ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument,
+                    "-NoPacing applies to -Replay only: it serves a transcript's frames at once instead of at the recorded pace."), null);
+            QfexTestServerReplay? replay = Replay == null ? null : LoadTranscript(Replay);
+
             QfexTestServer server;
             try
             {
-                server = QfexTestServer.Start(Port, Credential?.UserName, Credential?.Password);
+                server = replay == null
+                    ? QfexTestServer.Start(Port, Credential?.UserName, Credential?.Password)
+                    : QfexTestServer.Start(replay, Port, Credential?.UserName, Credential?.Password);
             }
             catch (System.Net.Sockets.SocketException e)
             {
@@ -46,7 +62,46 @@ namespace Qfex.Commands
                     server.Respond[entry.Key.ToString()!] = entry.Value?.ToString() ?? string.Empty;
             TestServers.Add(server);
             WriteVerbose($"Test exchange listening on {server.Uri} (market data: {server.MarketDataUri}).");
+            if (replay != null)
+                WriteVerbose($"Replaying {replay.Path}: {replay.RecordedRequests} recorded request(s) of a {replay.Endpoint} session, " +
+                    (replay.Paced ? "at the recorded pace." : "at once (-NoPacing)."));
             WriteObject(server);
+        }
+
+        /// <summary>Reads the whole transcript before anything listens: a transcript that cannot be served serves nothing.</summary>
+        private QfexTestServerReplay LoadTranscript(string path)
+        {
+            string full;
+            try
+            {
+                full = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider) is { Count: 1 } paths && provider.Name == "FileSystem"
+                    ? paths[0]
+                    : throw new ItemNotFoundException($"'{path}' is not one file.");
+            }
+            catch (Exception e) when (e is ItemNotFoundException || e is NotSupportedException || e is ProviderNotFoundException || e is DriveNotFoundException)
+            {
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, $"Cannot replay '{path}': {e.Message}", e), path);
+                throw;
+            }
+
+            QfexTestServerReplay replay;
+            try
+            {
+                replay = QfexTestServerReplay.Load(full, paced: !NoPacing);
+            }
+            catch (System.IO.InvalidDataException e)
+            {
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData,
+                    $"Cannot replay {e.Message} Nothing is served.", e), full);
+                throw;
+            }
+            catch (Exception e) when (e is System.IO.IOException || e is UnauthorizedAccessException || e is System.Security.SecurityException)
+            {
+                ThrowQfexError(new QfexException(ErrorIds.TranscriptInvalid, ErrorCategory.InvalidData, $"Cannot read the transcript {full}: {e.Message}", e), full);
+                throw;
+            }
+            foreach (string warning in replay.Warnings) WriteWarning(warning);
+            return replay;
         }
     }
 
