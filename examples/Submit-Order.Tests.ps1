@@ -47,7 +47,7 @@ Describe 'Submit-Order' {
             $result = Submit-Order -Order $order -WarningVariable warnings -WarningAction SilentlyContinue
             $result | Should -BeNullOrEmpty
             $warnings | Should -HaveCount 1
-            "$($warnings[0])" | Should -BeLike 'Throttled even after retries; try later: Too many requests.*'
+            "$($warnings[0])" | Should -BeLike 'Throttled even after retries; try later: RateLimited: Too many requests.*'
             Should -Invoke Send-QfexMessage -Times 1 -Exactly
         }
 
@@ -55,7 +55,7 @@ Describe 'Submit-Order' {
             @{ Code = 'InvalidParameter' }, @{ Code = 'InvalidOrder' }, @{ Code = 'InvalidJSONFormat' }
         ) {
             Mock Send-QfexMessage { throw (New-QfexErrorRecord $Code 'price must be positive') }
-            { Submit-Order -Order $order } | Should -Throw 'Fix the order, do not resend it: price must be positive'
+            { Submit-Order -Order $order } | Should -Throw "Fix the order, do not resend it: ${Code}: price must be positive"
             Should -Invoke Send-QfexMessage -Times 1 -Exactly
         }
 
