@@ -85,6 +85,8 @@ Describe 'Send-QfexMessage on a trade session' {
         $script:server.ClearReceived()
         Send-QfexMessage -Session $script:session -Type add_ordr -Params @{} -WarningVariable warned -WarningAction SilentlyContinue
         "$warned" | Should -BeLike '*did you mean add_order?*'
+        # A barrier: the exchange handles a connection's messages in order, so once this is answered it has the first.
+        $null = Send-QfexMessage -Session $script:session -Type get_user_trades -Wait
         @($script:server.Received | Where-Object Type -eq add_ordr).Count | Should -Be 1
     }
 
