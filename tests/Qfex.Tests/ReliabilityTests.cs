@@ -106,6 +106,32 @@ namespace Qfex.Tests
             Assert.Single(attempts.Select(ClientOrderId).Distinct());
         }
 
+        /// <summary>Answers the next get_user_orders with RateLimited and this message (the fake exchange itself hints 200 ms).</summary>
+        private Task AnswerRateLimited(string message) => Task.Run(() =>
+        {
+            Wait.Until(() => Sent("get_user_orders").Any(), "the request");
+            _server.Push("{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"" + message + "\",\"incoming_message\":{\"type\":\"get_user_orders\",\"params\":{}}}}");
+        });
+
+        [Theory]
+        [InlineData("Too many requests. Please retry after 10s.", "-TimeoutSec 2", "would pass -TimeoutSec 2")]
+        [InlineData("Too many requests. Please retry after 120s.", "-TimeoutSec 600", "over the 30 s the module waits")]
+        public async Task TimeoutSecBoundsTheWholeWaitAndAHintedDelayIsCapped(string hint, string timeout, string warning)
+        {
+            // Issue 18: "retry after 10s" answers with -TimeoutSec 2 used to block for 30 s (three hinted retries);
+            // hints were honoured up to 600 s each.
+            Connect();
+            _server.SilentTypes.Add("get_user_orders");
+            Task answer = AnswerRateLimited(hint);
+            var result = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 3 " + timeout);
+            await answer;
+            Assert.StartsWith("RateLimited,", Assert.Single(result.Errors).FullyQualifiedErrorId);
+            Assert.Single(Sent("get_user_orders"));   // not retried
+            string said = Assert.Single(result.Warnings);
+            Assert.Contains(warning, said);
+            Assert.Contains(hint, said);
+        }
+
         [Fact]
         public void RetriesStopAtMaxRetries()
         {

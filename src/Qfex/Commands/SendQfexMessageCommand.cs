@@ -95,12 +95,25 @@ namespace Qfex.Commands
                 && Array.IndexOf(session.Subscriptions, "order_responses") < 0 && !SubscribeToOrderResponses(session, message))
                 return;
 
+            // -TimeoutSec bounds the whole -Wait, retries included: the server's hints never decide how long it blocks.
+            var elapsed = System.Diagnostics.Stopwatch.StartNew();
+            TimeSpan limit = TimeSpan.FromSeconds(TimeoutSec);
             for (int attempt = 0; ; attempt++)
             {
-                QfexFrame? answer = SendOnce(session, message, passThru: PassThru && attempt == 0);
+                QfexFrame? answer = SendOnce(session, message, passThru: PassThru && attempt == 0, limit - elapsed.Elapsed);
                 if (answer == null) return;
 
                 TimeSpan? delay = attempt < MaxRetries ? RetryDelay(answer, spec, attempt) : null;
+                if (delay != null && (delay.Value > MaxRetryDelay || elapsed.Elapsed + delay.Value >= limit))
+                {
+                    // Not retried: the wait would pass the deadline (or the cap on a hinted delay). Said, then the refusal is written.
+                    WriteWarning($"{message.Type} was answered with {answer.Error!.Code} and not retried: " +
+                        (delay.Value > MaxRetryDelay
+                            ? $"the delay it asks for ({delay.Value.TotalSeconds:0.###} s) is over the {MaxRetryDelay.TotalSeconds:0} s the module waits for a retry."
+                            : $"retrying after {delay.Value.TotalSeconds:0.###} s would pass -TimeoutSec {TimeoutSec} ({elapsed.Elapsed.TotalSeconds:0.###} s have passed).") +
+                        (answer.Error.Message is string hint ? $" The exchange said: {hint}" : string.Empty));
+                    delay = null;
+                }
                 if (delay == null)
                 {
                     WriteAnswer(answer, message);
@@ -137,7 +150,7 @@ namespace Qfex.Commands
         /// Sends once; with -Wait returns the answer (null when there is none to give: errors already written,
         /// each saying whether the request was sent).
         /// </summary>
-        private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru)
+        private QfexFrame? SendOnce(QfexSession session, OutgoingMessage message, bool passThru, TimeSpan answerTimeout)
         {
             var ticket = new RequestTicket(message.Type, message.Json,
                 Wait ? new AnswerMatcher(message.Type, message.Params, session.Core.Orders.ClientIdOf).Matches : null);
@@ -162,7 +175,7 @@ namespace Qfex.Commands
                 bool answered;
                 try
                 {
-                    answered = ticket.AnswerTask.Wait(TimeoutSec * 1000, StopToken);
+                    answered = ticket.AnswerTask.Wait((int)Math.Max(0, Math.Ceiling(answerTimeout.TotalMilliseconds)), StopToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -209,6 +222,9 @@ namespace Qfex.Commands
         /// after its hint, else exponential backoff), ServerError only for read-only requests (an order might
         /// have been placed). Nothing else, ever: an order is never sent twice by a retry.
         /// </summary>
+        /// <summary>The longest delay a retry waits, whatever the exchange hints (documented): past it the refusal is written.</summary>
+        internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
         private static TimeSpan? RetryDelay(QfexFrame answer, MessageSpec? spec, int attempt)
         {
             if (answer.Error == null) return null;
@@ -256,7 +272,7 @@ namespace Qfex.Commands
             WriteVerbose($"Subscribing session {session.Id} to order_responses: -Wait needs it to see the answer to {message.Type}.");
             using OutgoingMessage subscribe = OutgoingMessage.FromTypeAndParams("subscribe",
                 new System.Collections.Hashtable { ["channels"] = OrderResponsesChannel });
-            QfexFrame? ack = SendOnce(session, subscribe, passThru: false);
+            QfexFrame? ack = SendOnce(session, subscribe, passThru: false, TimeSpan.FromSeconds(TimeoutSec));
             if (ack != null && ack.Error == null) return true;
             if (ack != null) WriteError(ErrorRecords.ForFrame(ack));
             return false;
