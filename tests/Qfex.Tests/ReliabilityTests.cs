@@ -132,6 +132,59 @@ namespace Qfex.Tests
             Assert.Contains(hint, said);
         }
 
+        /// <summary>Pushes an error frame that echoes no request, once the exchange has <paramref name="count"/> requests of that type.</summary>
+        private Task PushEcholess(string type, int count, string code, string message) => Task.Run(() =>
+        {
+            Wait.Until(() => Sent(type).Count() >= count, $"{count} {type}");
+            _server.Push("{\"err\":{\"error_code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+        });
+
+        [Fact]
+        public async Task AnErrorFrameWithoutAnEchoAnswersTheOldestSentWait()
+        {
+            // Issue 13: the spec sends incoming_message only "when available"; without it the frame used to sit in the
+            // buffer while the -Wait timed out.
+            Connect();
+            _server.SilentTypes.Add("get_user_orders");
+            Task push = PushEcholess("get_user_orders", 1, "ServerError", "Unexpected error processing request.");
+            var result = _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 0 -TimeoutSec 30");
+            await push;
+            ErrorRecord error = Assert.Single(result.Errors);
+            Assert.StartsWith("ServerError,", error.FullyQualifiedErrorId);
+            Assert.Null(error.TargetObject);
+            Assert.Equal(0, ((QfexSession)_ps.Run("$s").Value()!).FramesPending);
+        }
+
+        [Fact]
+        public async Task RateLimitedWithoutAnEchoIsRetriedLikeOneWithIt()
+        {
+            Connect();
+            _server.SilentTypes.Add("get_user_orders");
+            Task push = PushEcholess("get_user_orders", 1, "RateLimited", "Too many requests. Please retry after 200ms.");
+            Task<ScriptResult> send = Task.Run(() => _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 1 -TimeoutSec 30"));
+            await push;
+            _server.SilentTypes.Remove("get_user_orders");   // the retry, 200 ms later, is answered
+            ScriptResult result = await send;
+            Assert.Empty(result.Errors);
+            Assert.Equal("all_orders_response", ((QfexFrame)result.Value()!).Type);
+            Assert.Equal(2, Sent("get_user_orders").Count());
+        }
+
+        [Fact]
+        public async Task AnErrorFrameWithoutAnEchoReachesOneWaitOnly()
+        {
+            QfexSession session = Connect();
+            _server.SilentTypes.Add("get_user_orders");
+            _server.SilentTypes.Add("get_user_trades");
+            Task<ScriptResult> first = Task.Run(() => _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 0 -TimeoutSec 30"));
+            Wait.Until(() => Sent("get_user_orders").Any(), "the first request");
+            using var other = new PowerShellHost();
+            Task<ScriptResult> second = Task.Run(() => other.Run("Send-QfexMessage -Session $args[0] -Type get_user_trades -Wait -MaxRetries 0 -TimeoutSec 3", session));
+            await PushEcholess("get_user_trades", 1, "InvalidParameter", "limit must be positive");
+            Assert.StartsWith("InvalidParameter,", Assert.Single((await first).Errors).FullyQualifiedErrorId);
+            Assert.StartsWith("QfexTimeout,", Assert.Single((await second).Errors).FullyQualifiedErrorId);
+        }
+
         [Fact]
         public void RetriesStopAtMaxRetries()
         {

@@ -407,7 +407,9 @@ namespace Qfex.Transport
                 {
                     FlushStagedLocked();
                     numbered = Number(content, receivedAt);
-                    if (Answers.TryHandOver(numbered)) return Task.CompletedTask;
+                    if (numbered.Error is { HasNoEcho: true }
+                        ? Answers.TryHandOver(numbered, EcholessErrorTaker)
+                        : Answers.TryHandOver(numbered)) return Task.CompletedTask;
                 }
             }
 
@@ -459,6 +461,14 @@ namespace Qfex.Transport
                 Buffer.Add(numbered ?? Number(content, receivedAt));
             }
         }
+
+        /// <summary>
+        /// An error frame that echoes no request cannot say which request it answers. The rule (the official CLI's,
+        /// documented): it goes to the oldest -Wait of the session whose request was sent, as that request's answer.
+        /// A frame goes to one waiter at most; with no such waiter it stays in the buffer for Receive-QfexFrame.
+        /// </summary>
+        private static bool EcholessErrorTaker(Waiter<QfexFrame> waiter) =>
+            waiter.Owner is RequestTicket ticket && (ticket.Phase == RequestPhase.Writing || ticket.Phase == RequestPhase.Written);
 
         /// <summary>The reconnect notice: a frame of type qfex.reconnected, in sequence, so scripts reading the stream can react.</summary>
         internal Task DeliverReconnectNoticeAsync(string reason, bool cancelOnDisconnect)

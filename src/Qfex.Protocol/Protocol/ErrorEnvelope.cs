@@ -30,6 +30,9 @@ namespace Qfex.Protocol
         /// <summary>The echoed request's type, read without building the object.</summary>
         internal string? IncomingType { get; }
 
+        /// <summary>The frame echoes no request (incoming_message absent or null: the spec sends it only "when available").</summary>
+        internal bool HasNoEcho => Incoming == null;
+
         /// <summary>True when the root object is an error frame of either shape (whether or not it is well formed).</summary>
         internal static bool IsErrorShape(JsonElement root) =>
             root.ValueKind == JsonValueKind.Object &&
