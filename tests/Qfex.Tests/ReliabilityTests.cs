@@ -524,12 +524,12 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public void EightRunspacesOnOneSessionAndEightOnTheirOwnSendAndReceiveAtOnce()
+        public async Task EightRunspacesOnOneSessionAndEightOnTheirOwnSendAndReceiveAtOnce()
         {
             const int Requests = 20;
             QfexSession shared = Connect("-MessagesPerSecond 0");
             // Dedicated threads, as pwsh gives each runspace: the thread pool stays free for the sockets.
-            var results = Enumerable.Range(0, 16).Select(i => Task.Factory.StartNew(() =>
+            var tasks = Enumerable.Range(0, 16).Select(i => Task.Factory.StartNew(() =>
             {
                 using var ps = new PowerShellHost();
                 bool own = i >= 8;
@@ -546,7 +546,18 @@ namespace Qfex.Tests
                     $session.Id
                     if ($own) { $session.FramesReceived; Disconnect-Qfex -Session $session }", shared, _server, own, Requests).ThrowOnError();
                 return (Answers: Convert.ToInt32(r.Value(0)), Session: Convert.ToInt32(r.Value(1)), Frames: own ? Convert.ToInt64(r.Value(2)) : -1);
-            }, TaskCreationOptions.LongRunning)).ToArray().Select(t => t.GetAwaiter().GetResult()).ToArray();
+            }, TaskCreationOptions.LongRunning)).ToArray();
+            (int Answers, int Session, long Frames)[] results;
+            try
+            {
+                results = await Task.WhenAll(tasks);
+            }
+            catch (Exception e)
+            {
+                // Say what the shared session went through, not only that a script failed.
+                throw new Xunit.Sdk.XunitException($"{e.Message}\nShared session: {shared.State}, {shared.Reconnects} reconnect(s), " +
+                    $"the exchange's last error: {_server.Faults.LastError}, log:\n" + string.Join("\n", shared.Core.DrainLog()));
+            }
 
             Assert.All(results, r => Assert.Equal(Requests, r.Answers));
             // Own sessions: every frame they received was an answer, numbered 1..Requests without a gap.
