@@ -53,22 +53,30 @@ namespace Qfex.Transport
                 ParameterExpression buffer = Expression.Parameter(typeof(Memory<byte>), "buffer");
                 ParameterExpression pending = Expression.Parameter(typeof(Task).MakeByRefType(), "pending");
                 ParameterExpression call = Expression.Variable(valueTask, "call");
+                ParameterExpression done = Expression.Variable(resultType, "done");
                 // Never cancelled: cancelling a ClientWebSocket receive aborts the socket.
-                BlockExpression body = Expression.Block(typeof(long), new[] { call },
+                // The ValueTask's Result is read exactly once, into a variable: a ValueTask that completed after going
+                // asynchronous is backed by a pooled box that its first read hands back to the pool, so a second read
+                // (Pack reads three members) would throw InvalidOperationException, or worse, read another receive's box.
+                BlockExpression body = Expression.Block(typeof(long), new[] { call, done },
                     Expression.Assign(call, Expression.Call(socket, receive, buffer, Expression.Constant(CancellationToken.None))),
                     Expression.Condition(
                         Expression.Property(call, "IsCompletedSuccessfully"),
                         Expression.Block(typeof(long),
                             Expression.Assign(pending, Expression.Constant(null, typeof(Task))),
-                            Pack(Expression.Property(call, "Result"))),
+                            Expression.Assign(done, Expression.Property(call, "Result")),
+                            Pack(done)),
                         Expression.Block(typeof(long),
                             Expression.Assign(pending, Expression.Convert(Expression.Call(call, valueTask.GetMethod("AsTask", Type.EmptyTypes)!), typeof(Task))),
                             Expression.Constant(-1L))));
                 TryReceiveNow fast = Expression.Lambda<TryReceiveNow>(body, socket, buffer, pending).Compile();
 
                 ParameterExpression task = Expression.Parameter(typeof(Task), "task");
+                ParameterExpression completed = Expression.Variable(resultType, "completed");
                 Func<Task, long> result = Expression.Lambda<Func<Task, long>>(
-                    Pack(Expression.Property(Expression.Convert(task, typeof(Task<>).MakeGenericType(resultType)), "Result")), task).Compile();
+                    Expression.Block(typeof(long), new[] { completed },
+                        Expression.Assign(completed, Expression.Property(Expression.Convert(task, typeof(Task<>).MakeGenericType(resultType)), "Result")),
+                        Pack(completed)), task).Compile();
 
                 FastReceive = fast;
                 FastResult = result;
@@ -81,8 +89,11 @@ namespace Qfex.Transport
             }
         }
 
-        /// <summary>count | type &lt;&lt; 32 | endOfMessage &lt;&lt; 40, from a result's Count, MessageType and EndOfMessage.</summary>
-        private static BinaryExpression Pack(Expression result) =>
+        /// <summary>
+        /// count | type &lt;&lt; 32 | endOfMessage &lt;&lt; 40, from a result's Count, MessageType and EndOfMessage. It reads
+        /// <paramref name="result"/> three times: pass a variable (or a Task's Result), never a ValueTask's Result.
+        /// </summary>
+        private static BinaryExpression Pack(ParameterExpression result) =>
             Expression.Or(
                 Expression.Or(
                     Expression.Convert(Expression.Property(result, "Count"), typeof(long)),
