@@ -5,8 +5,8 @@ using System.Linq;
 namespace Qfex.Benchmarks
 {
     /// <summary>
-    /// The Qfex benchmark: one process, one fake exchange on 127.0.0.1, every figure with its ratio to a
-    /// raw C# baseline measured in the same run. See README.md ("Performance") for what each line means.
+    /// The Qfex benchmark: one harness process, one fake exchange on 127.0.0.1, every figure with its ratio to a
+    /// raw C# baseline measured in the same run, each module line in real pwsh (a child process) and in the engine hosted here. See docs/performance.md for what each line means.
     /// </summary>
     internal static class Program
     {

@@ -143,6 +143,7 @@ namespace Qfex.Benchmarks
         private readonly BlockingCollection<string> _answers = new BlockingCollection<string>();
         private readonly StringBuilder _noise = new StringBuilder();
         private readonly StringBuilder _stderr = new StringBuilder();
+        private int _noiseLines;
 
         private PwshChild(Process process) => _process = process;
 
@@ -179,7 +180,10 @@ namespace Qfex.Benchmarks
                     child._answers.Add(e.Data);
                 else
                     lock (child._noise)
+                    {
+                        child._noiseLines++;
                         if (child._noise.Length < 4000) child._noise.AppendLine(e.Data);
+                    }
             };
             process.ErrorDataReceived += (_, e) =>
             {
@@ -287,14 +291,16 @@ namespace Qfex.Benchmarks
             return (err.Length > 0 ? " Its stderr: " + err : "") + (noise.Length > 0 ? " Its other output: " + noise : "");
         }
 
-        /// <summary>What the child wrote outside the protocol (warnings, say) since the last call; empty when nothing.</summary>
-        internal string Noise()
+        /// <summary>What the child wrote outside the protocol (warnings, say) since the last call, and how many lines; empty when nothing.</summary>
+        internal (string Text, int Lines) Noise()
         {
             lock (_noise)
             {
                 string noise = _noise.ToString().Trim();
+                int lines = _noiseLines;
                 _noise.Clear();
-                return noise;
+                _noiseLines = 0;
+                return (noise, lines);
             }
         }
 

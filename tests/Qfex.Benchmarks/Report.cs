@@ -62,8 +62,8 @@ namespace Qfex.Benchmarks
             if (row.Detail.Length > 0) Console.Error.WriteLine("          " + row.Detail);
         }
 
-        internal void Failed(string id, string name, Exception e) =>
-            Add(new Row { Id = id, Name = name, Verdict = Verdict.Failed, Where = id.StartsWith('P') ? Where.Pwsh : Where.Hosted, Detail = "FAILED: " + e.GetType().Name + ": " + e.Message + (Environment.GetEnvironmentVariable("QFEX_BENCH_TRACE") == "1" ? "\n" + e : "") });
+        internal void Failed(string id, string name, Exception e, Where? where = null) =>
+            Add(new Row { Id = id, Name = name, Verdict = Verdict.Failed, Where = where ?? (id.StartsWith('P') ? Where.Pwsh : Where.Hosted), Detail = "FAILED: " + e.GetType().Name + ": " + e.Message + (Environment.GetEnvironmentVariable("QFEX_BENCH_TRACE") == "1" ? "\n" + e : "") });
 
         internal void Note(string note) => _notes.Add(note);
 

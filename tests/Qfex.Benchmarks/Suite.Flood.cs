@@ -65,6 +65,7 @@ namespace Qfex.Benchmarks
             PwshChild? child = null;
             try
             {
+                if (_pwshStartFailure != null) throw new InvalidOperationException("The pwsh child could not be started earlier in this run: " + _pwshStartFailure);
                 Report.Progress("starting a pwsh child for the flood ...");
                 child = PwshChild.Start(TimeSpan.FromSeconds(90));
                 ConnectPwsh(child);

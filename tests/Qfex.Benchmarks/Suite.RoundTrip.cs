@@ -137,7 +137,7 @@ namespace Qfex.Benchmarks
             }
             catch (Exception e) when (!(e is OutOfMemoryException))
             {
-                _report.Failed("5", "round trip", e);
+                _report.Failed("5", "round trip (raw, pwsh, hosted)", e, InPwsh ? Where.Pwsh : Where.Hosted);
             }
             finally
             {

@@ -16,7 +16,7 @@ namespace Qfex.Benchmarks
         /// and in the hosted engine (for comparison), each against a raw baseline measured just before it.
         /// </summary>
         private sealed record ModuleLineSpec(string Id, string Name, string Option, string Payload, string Script, double? Target, string Detail,
-            bool ExpectErrors = false, bool FullOnly = false);
+            bool ExpectErrors = false, bool FullOnly = false, bool Slow = false);
 
         private IEnumerable<ModuleLineSpec> ModuleLines() => new[]
         {
@@ -28,12 +28,15 @@ namespace Qfex.Benchmarks
             new ModuleLineSpec("2c", "Receive-QfexFrame | ForEach-Object", "foreach", Payload, ForEachScript, null,
                 "script: " + ForEachScript + " (a pipeline a user writes; ForEach-Object's own cost included)", FullOnly: true),
             new ModuleLineSpec("2e", "Receive-QfexFrame | ForEach-Object { $_.Data.type }", "foreach", Payload, DataScript, null,
-                "script: " + DataScript + " (every frame's Data built as objects: what line 4's script gets from ConvertFrom-Json)", FullOnly: true),
+                "script: " + DataScript + " (every frame's Data built as objects: what line 4's script gets from ConvertFrom-Json)", FullOnly: true, Slow: true),
             new ModuleLineSpec("3", "error frames -> ErrorRecords", "errors", ErrorPayload, ErrorsScript, 0.3,
                 "script: " + ErrorsScript.Split(';')[1].Trim() + " (baseline: raw parsing the same error frames, as row 1e; $Error checked: last ErrorId RateLimited)",
                 ExpectErrors: true),
             new ModuleLineSpec("3d", "error frames -> ErrorRecords, 10 calls deeper", "errors", ErrorPayload, ErrorsDeepScript, null,
                 "script: line 3's pipeline run by a function that calls itself 10 times first (the engine writes each record's ScriptStackTrace from the whole call stack)",
+                ExpectErrors: true, FullOnly: true),
+            new ModuleLineSpec("3n", "error frames without an echo -> ErrorRecords", "errors", ErrorPayloadNoEcho, ErrorsScript, null,
+                "script: as line 3, on error frames without incoming_message (TargetObject null): what the echo costs is the difference to line 3; baseline: raw parsing these frames",
                 ExpectErrors: true, FullOnly: true),
             new ModuleLineSpec("3i", "error frames -> ErrorRecords, -ErrorAction Ignore", "errors", ErrorPayload, ErrorsIgnoredScript, null,
                 "script: " + ErrorsIgnoredScript.Split(';')[1].Trim() + " (as 3, but the records are not kept in $Error; the engine still builds and writes each one)",
@@ -79,8 +82,9 @@ namespace Qfex.Benchmarks
             foreach (ModuleLineSpec line in ModuleLines())
             {
                 if (!_options.Wants(line.Option) || (line.FullOnly && _options.Quick)) continue;
-                if ((line.ExpectErrors || line.Payload == ErrorPayload) ? rawErrors == null : raw == null) continue;
-                int n = line.Payload == ErrorPayload ? _errorN : _n;
+                bool errorFrames = line.Payload != Payload;
+                if (errorFrames ? rawErrors == null : raw == null) continue;
+                int n = line.Slow ? _scriptN : errorFrames ? _errorN : _n;
                 if (InPwsh)
                     Guard("P" + line.Id, line.Name, () => PwshModuleLine(line, n));
                 if (Hosted)
@@ -93,6 +97,8 @@ namespace Qfex.Benchmarks
                     });
             }
             if (InPwsh) DisconnectPwsh(_pwsh);
+            if (errors && rawErrors != null && InPwsh && !_options.Quick)
+                Guard("P3c", "error frames -> ErrorRecords, cold pwsh", () => PwshCold(rawErrors));
 
             if (script && raw != null && Hosted && !_options.Quick)
             {
@@ -132,9 +138,13 @@ namespace Qfex.Benchmarks
                 Check = target.HasValue ? ratio.ToString("0.00", C) + "x" : "",
                 Verdict = target.HasValue ? (ratio >= target.Value ? Verdict.Pass : Verdict.Miss) : Verdict.Info,
                 Where = where,
-                Detail = m.Describe(detail + string.Format(C, "; its raw baseline, measured just before: {0:N0} frames/s", baseline.Rate)),
+                Detail = m.Describe(detail + string.Format(C, "; its raw baseline, measured just before: {0:N0} frames/s, {1:0.00} us CPU per frame; by CPU time per frame (steadier than wall time on a busy machine) this line is {2:0.00}x raw",
+                    baseline.Rate, CpuPerFrame(baseline.Median), CpuPerFrame(baseline.Median) / CpuPerFrame(m.Median))),
             });
         }
+
+        /// <summary>Microseconds of CPU per frame of a run: the process that ran it, plus this one's meanwhile when that was a pwsh child.</summary>
+        private static double CpuPerFrame(Sample s) => (s.Cpu + (s.HarnessCpu ?? TimeSpan.Zero)).TotalMilliseconds * 1000 / s.N;
 
         /// <summary>The raw baseline again, right now, on its own connection (the only one while it runs).</summary>
         private Measured AdjacentRaw(string payload, int n)
@@ -196,7 +206,7 @@ namespace Qfex.Benchmarks
                         if (answer.Output.Length < 2 || answer.Long(0) < 1 || !(answer.Output[1].ToString()).StartsWith("RateLimited", StringComparison.Ordinal))
                             throw new InvalidOperationException("The error frames did not come out as RateLimited ErrorRecords in pwsh: " + answer.OutputText + Counters(answer));
                     }
-                    else if (line.Payload != ErrorPayload)
+                    else if (line.Payload == Payload)
                     {
                         answer.ThrowOnError("Receive-QfexFrame");
                     }
@@ -215,13 +225,67 @@ namespace Qfex.Benchmarks
             }
         }
 
+        /// <summary>
+        /// P3c: what a short runbook sees, line 3 in a pwsh process that has just imported the module: no priming,
+        /// no warm-up, <see cref="ColdRuns"/> runs one after the other. The first run is the figure; the detail
+        /// shows how long the process takes to reach line P3's steady rate (tiered JIT, the engine's R2R code).
+        /// </summary>
+        private void PwshCold(Measured rawErrors)
+        {
+            PwshChild? child = null;
+            try
+            {
+                if (_pwshStartFailure != null) throw new InvalidOperationException("The pwsh child could not be started earlier in this run: " + _pwshStartFailure);
+                Report.Progress("starting a fresh pwsh child for the cold line ...");
+                child = PwshChild.Start(TimeSpan.FromSeconds(90));
+                ConnectPwsh(child);
+                WaitConnections(_server, 1);
+                int n = ColdFrames;
+                var samples = new List<Sample>();
+                for (int i = 0; i < ColdRuns; i++)
+                {
+                    Task<int>? flood = null;
+                    ChildAnswer answer = child.Run(ErrorsScript, RunTimeout, () => flood = _server.Faults.FloodAsync(ErrorPayload, n), true, n);
+                    if (flood != null) Wait(flood, "flood");
+                    if (answer.Output.Length < 2 || !answer.Output[1].ToString().StartsWith("RateLimited", StringComparison.Ordinal) || answer.Number("pending") != 0)
+                        throw new InvalidOperationException("The error frames did not all come out as RateLimited ErrorRecords in pwsh: " + answer.OutputText + Counters(answer));
+                    samples.Add(answer.ToSample(n, TimeSpan.Zero));
+                }
+                Sample first = samples[0];
+                _report.Add(new Row
+                {
+                    Id = "P3c", Name = "error frames -> ErrorRecords, cold pwsh, first run", Value = first.Rate, Unit = "frames/s", VsRaw = first.Rate / rawErrors.Rate,
+                    Verdict = Verdict.Info, Where = Where.Pwsh,
+                    Detail = string.Format(C,
+                        "a pwsh process that has just imported the module and connected (no priming, no warm-up), line 3's script {0} times on {1:N0} error frames each: " +
+                        "{2} frames/s; CPU per frame {3} us; methods JIT-compiled per run {4}; ratio to row 1e",
+                        ColdRuns, n, string.Join(" / ", samples.Select(s => s.Rate.ToString("N0", C))),
+                        string.Join(" / ", samples.Select(s => (s.Cpu.TotalMilliseconds * 1000 / s.N).ToString("0.0", C))),
+                        string.Join(" / ", samples.Select(s => s.Jit.ToString(C)))),
+                });
+            }
+            finally
+            {
+                DisconnectPwsh(child);
+                child?.Dispose();
+                Released(0);
+            }
+        }
+
+        private const int ColdRuns = 12;
+        private const int ColdFrames = 20_000;
+
         private static string Counters(ChildAnswer answer) =>
             answer.Has("state") ? $" Session: {answer.Text("state")}, {answer.Number("reconnects")} reconnect(s); last error: {answer.Text("last_error") ?? "none"}." : "";
 
+        /// <summary>What the child wrote outside the protocol meanwhile, in short: the module's backpressure warning, when a flood outran the reader.</summary>
         private static string Noise(PwshChild child)
         {
-            string noise = child.Noise();
-            return noise.Length == 0 ? "" : "; pwsh also wrote: " + (noise.Length > 300 ? noise.Substring(0, 300) + "..." : noise).Replace('\n', ' ');
+            (string text, int count) = child.Noise();
+            string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (lines.Length == 0) return "";
+            string first = lines[0].Length > 120 ? lines[0].Substring(0, 120) + "..." : lines[0];
+            return string.Format(C, "; pwsh also wrote {0} line(s) on its console, the first: {1}", count, first);
         }
 
         private Measured MeasureRaw(RawClient client, string payload, int n) =>
@@ -312,14 +376,13 @@ namespace Qfex.Benchmarks
                     Value = m.Rate,
                     Unit = "frames/s",
                     VsRaw = m.Rate / raw.Rate,
-                    Target = jsonDocument ? "-" : "<= 0.10x of 2a",
-                    Check = jsonDocument ? "-" : ours != null ? vsOurs.ToString("0.00", C) + "x" : "(2a not run)",
-                    Verdict = jsonDocument || ours == null ? Verdict.Info : vsOurs <= 0.10 ? Verdict.Pass : Verdict.Miss,
+                    Check = jsonDocument ? "-" : ours != null ? vsOurs.ToString("0.00", C) + "x of 2a" : "(2a not run)",
+                    Verdict = Verdict.Info,
                     Detail = m.Describe(jsonDocument
                         ? "the same engine and loop, parsed with [System.Text.Json.JsonDocument]::Parse and the type read out: faster than ConvertFrom-Json, " +
                           "but the script then has no objects, only a document it must walk and dispose; for comparison, no target" + faster
                         : "the same engine; .ReceiveAsync(...).GetAwaiter().GetResult(), [System.Text.Encoding]::UTF8.GetString, " +
-                          "`$text | ConvertFrom-Json` per message and its type read (the -InputObject form measured the same here)" + faster),
+                          "`$text | ConvertFrom-Json` per message and its type read (the -InputObject form measured the same here); issue 6 asked for <= 0.10x of 2a (no target since issue 16)" + faster),
                 });
             }
             finally

@@ -26,6 +26,10 @@ namespace Qfex.Benchmarks
         internal const string ErrorPayload =
             "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"Too many requests. Please retry after 200ms.\",\"incoming_message\":{\"type\":\"add_order\",\"params\":{\"symbol\":\"AAPL-USD\",\"quantity\":1}}}}";
 
+        /// <summary>Line 3n's error frame: the same without the echoed request (incoming_message), so TargetObject is null.</summary>
+        internal const string ErrorPayloadNoEcho =
+            "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"Too many requests. Please retry after 200ms.\"}}";
+
         private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
@@ -130,6 +134,7 @@ namespace Qfex.Benchmarks
         private Engine? _engine;
         private PwshChild? _pwsh;
         private string? _pwshDescription;
+        private string? _pwshStartFailure;
 
         private readonly int _n, _errorN, _scriptN, _rounds, _roundTrips, _roundTripWarmUp, _importReps, _coldReps, _pwshImportPairs, _floodFrames, _minWarmUp, _maxWarmUps;
 
@@ -171,8 +176,18 @@ namespace Qfex.Benchmarks
                 }
                 if (_pwsh == null)
                 {
+                    // A pwsh that did not start once is not waited for again by every later line.
+                    if (_pwshStartFailure != null) throw new InvalidOperationException("The pwsh child could not be started earlier in this run: " + _pwshStartFailure);
                     Report.Progress("starting the pwsh child (" + Benchmarks.Pwsh.Describe() + ") ...");
-                    _pwsh = PwshChild.Start(TimeSpan.FromSeconds(90));
+                    try
+                    {
+                        _pwsh = PwshChild.Start(TimeSpan.FromSeconds(90));
+                    }
+                    catch (Exception e) when (e is InvalidOperationException || e is TimeoutException || e is System.ComponentModel.Win32Exception)
+                    {
+                        _pwshStartFailure = e.Message;
+                        throw;
+                    }
                     _pwshDescription ??= _pwsh.Description;
                 }
                 return _pwsh;
@@ -242,7 +257,8 @@ namespace Qfex.Benchmarks
         /// would otherwise still run unoptimized after a million frames of a few long runs; a fresh pwsh took
         /// about 200,000 error frames at 10-20 us each before it reached its steady 4-5 us. Then warm-up runs (N
         /// frames, at least 100,000 each; 50,000 with --quick), each followed by a wait for the JIT to go quiet,
-        /// until two in a row agree within 10% (at most 6; 4 with --quick). Then the measured runs, each after a
+        /// until two in a row agree within 10% and the JIT compiled fewer than 20 methods during the last one (at
+        /// most 6; 4 with --quick). Then the measured runs, each after a
         /// full GC; the median is the figure. <paramref name="once"/> runs N frames and returns the run's sample;
         /// <paramref name="quiesce"/> and <paramref name="settle"/> act on the process that runs the line.
         /// </summary>
@@ -266,11 +282,12 @@ namespace Qfex.Benchmarks
             int warmUps = 0;
             while (warmUps < _maxWarmUps)
             {
-                double rate = once(warm).Rate;
+                Sample sample = once(warm);
+                double rate = sample.Rate;
                 after?.Invoke();
                 quiesce();
                 warmUps++;
-                if (warmUps >= 2 && Math.Abs(rate - previous) <= 0.1 * Math.Max(rate, previous)) break;
+                if (warmUps >= 2 && sample.Jit < WarmJit && Math.Abs(rate - previous) <= 0.1 * Math.Max(rate, previous)) break;
                 previous = rate;
             }
             var samples = new List<Sample>();
@@ -282,6 +299,9 @@ namespace Qfex.Benchmarks
             }
             return new Measured(samples, (long)warm * warmUps, warmUps, primed);
         }
+
+        /// <summary>A warm-up run that made the JIT compile this many methods or more was not warm yet, whatever its rate.</summary>
+        private const int WarmJit = 20;
 
         private const int PrimeRuns = 40;
         private const int PrimeFrames = 2_500;
