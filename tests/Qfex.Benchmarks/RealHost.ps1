@@ -10,9 +10,10 @@
         {"op":"run","script":"...","args":[...],"go":true,"stats":true}
             Runs the script (compiled once per distinct text) with the arguments as $args and answers with
             its output, its wall time (Stopwatch), this process's CPU time, bytes allocated, collections,
-            methods JIT-compiled meanwhile and what $Error holds afterwards. With "go", the clock starts, then "@qfex-bench-go" is written,
-            then the script runs: the harness starts its flood when it reads that line, so the frames can
-            only arrive after the clock started. With "stats", the default session's counters follow.
+            methods JIT-compiled meanwhile and what $Error holds afterwards. With "go", the clock starts,
+            then "@qfex-bench-go" is written, then the script runs: the harness starts its flood when it
+            reads that line, so the frames can only arrive after the clock started. With "stats", the
+            default session's counters follow.
         {"op":"quiesce"}   waits (at most 10 s) until the JIT has compiled almost nothing for 200 ms.
         {"op":"settle"}    full blocking collections, pending finalizers, 100 ms.
         {"op":"exit"}      ends the process (as does the end of stdin).
