@@ -19,6 +19,10 @@ namespace Qfex.Benchmarks
         internal int Gen0 { get; init; }
         internal int Gen1 { get; init; }
         internal int Gen2 { get; init; }
+        /// <summary>For a run in a pwsh child: this process's CPU time meanwhile (the fake exchange, mostly).</summary>
+        internal TimeSpan? HarnessCpu { get; init; }
+        /// <summary>Methods the JIT compiled during the run, in the process that ran it: near 0 once the process is warm.</summary>
+        internal long Jit { get; init; }
         internal double Rate => N / Elapsed.TotalSeconds;
     }
 
@@ -28,9 +32,11 @@ namespace Qfex.Benchmarks
         private readonly TimeSpan _cpu;
         private readonly long _allocated;
         private readonly int _gen0, _gen1, _gen2;
+        private readonly long _jit;
 
-        private Probe(long start, TimeSpan cpu, long allocated, int gen0, int gen1, int gen2)
+        private Probe(long start, TimeSpan cpu, long allocated, int gen0, int gen1, int gen2, long jit)
         {
+            _jit = jit;
             _start = start;
             _cpu = cpu;
             _allocated = allocated;
@@ -44,7 +50,8 @@ namespace Qfex.Benchmarks
             TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
             long allocated = GC.GetTotalAllocatedBytes(false);
             int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
-            return new Probe(Stopwatch.GetTimestamp(), cpu, allocated, g0, g1, g2);
+            long jit = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
+            return new Probe(Stopwatch.GetTimestamp(), cpu, allocated, g0, g1, g2, jit);
         }
 
         internal Sample Stop(long n)
@@ -59,6 +66,7 @@ namespace Qfex.Benchmarks
                 Gen0 = GC.CollectionCount(0) - _gen0,
                 Gen1 = GC.CollectionCount(1) - _gen1,
                 Gen2 = GC.CollectionCount(2) - _gen2,
+                Jit = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false) - _jit,
             };
         }
     }
@@ -66,17 +74,20 @@ namespace Qfex.Benchmarks
     /// <summary>The runs of one throughput measurement; the figure is the median run.</summary>
     internal sealed class Measured
     {
-        internal Measured(List<Sample> samples, long warmUp, int warmUpRuns)
+        internal Measured(List<Sample> samples, long warmUp, int warmUpRuns, string primed = "")
         {
             Samples = samples;
             WarmUp = warmUp;
             WarmUpRuns = warmUpRuns;
+            Primed = primed;
             Median = samples.OrderBy(s => s.Rate).ElementAt(samples.Count / 2);
         }
 
         internal List<Sample> Samples { get; }
         internal long WarmUp { get; }
         internal int WarmUpRuns { get; }
+        /// <summary>How the process was primed before the warm-up runs (empty when it already was, for this script).</summary>
+        internal string Primed { get; }
         internal Sample Median { get; }
         internal double Rate => Median.Rate;
 
@@ -84,10 +95,15 @@ namespace Qfex.Benchmarks
         {
             Sample m = Median;
             string runs = string.Join(" / ", Samples.Select(s => s.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)));
+            string whose = m.HarnessCpu.HasValue ? "the pwsh process, timed in it" : "whole process incl. the fake exchange";
+            string harness = m.HarnessCpu.HasValue
+                ? string.Format(CultureInfo.InvariantCulture, "; the harness meanwhile (the fake exchange, mostly): {0:0.00} us CPU per frame", m.HarnessCpu.Value.TotalMilliseconds * 1000 / m.N)
+                : "";
             return string.Format(CultureInfo.InvariantCulture,
-                "N={0:N0} x {1} run(s) after {11} warm-up run(s) of {2:N0} frames in all: {3} s; median {4:N0} frames/s; per frame (median run, whole process incl. the fake exchange): {5:0.00} us CPU, {6:N0} B allocated; GCs gen0/1/2: {7}/{8}/{9}{10}",
+                "N={0:N0} x {1} run(s) after {14}{11} warm-up run(s) of {2:N0} frames in all: {3} s; median {4:N0} frames/s; per frame (median run, {12}): {5:0.00} us CPU, {6:N0} B allocated; GCs gen0/1/2: {7}/{8}/{9}; methods JIT-compiled during the runs: {15}{13}{10}",
                 m.N, Samples.Count, WarmUp, runs, m.Rate, m.Cpu.TotalMilliseconds * 1000 / m.N, (double)m.Allocated / m.N,
-                m.Gen0, m.Gen1, m.Gen2, extra.Length == 0 ? "" : "; " + extra, WarmUpRuns);
+                m.Gen0, m.Gen1, m.Gen2, extra.Length == 0 ? "" : "; " + extra, WarmUpRuns, whose, harness,
+                Primed.Length == 0 ? "" : Primed + ", then ", string.Join(" / ", Samples.Select(s => s.Jit.ToString(CultureInfo.InvariantCulture))));
         }
     }
 
@@ -113,14 +129,14 @@ namespace Qfex.Benchmarks
             Thread.Sleep(100);
         }
 
-        /// <summary>Waits (at most 10 s) until the JIT has compiled almost nothing for 300 ms: tiering has caught up.</summary>
+        /// <summary>Waits (at most 10 s) until the JIT has compiled almost nothing for 200 ms (twice its call-counting delay): tiering has caught up.</summary>
         internal static void QuiesceJit()
         {
             var clock = Stopwatch.StartNew();
             long before = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
             while (clock.Elapsed < TimeSpan.FromSeconds(10))
             {
-                Thread.Sleep(300);
+                Thread.Sleep(200);
                 long now = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
                 if (now - before < 5) return;
                 before = now;

@@ -5,8 +5,8 @@ using System.Linq;
 namespace Qfex.Benchmarks
 {
     /// <summary>
-    /// The Qfex benchmark: one process, one fake exchange on 127.0.0.1, every figure with its ratio to a
-    /// raw C# baseline measured in the same run. See README.md ("Performance") for what each line means.
+    /// The Qfex benchmark: one harness process, one fake exchange on 127.0.0.1, every figure with its ratio to a
+    /// raw C# baseline measured in the same run, each module line in real pwsh (a child process) and in the engine hosted here. See docs/performance.md for what each line means.
     /// </summary>
     internal static class Program
     {
@@ -38,14 +38,19 @@ namespace Qfex.Benchmarks
     internal sealed class Options
     {
         internal const string Usage =
-            "Usage: dotnet run -c Release --project tests/Qfex.Benchmarks -- [--quick] [--only name[,name...]]\n" +
-            "  --quick   smaller counts (whole run well under a minute)\n" +
+            "Usage: dotnet run -c Release --project tests/Qfex.Benchmarks -- [--quick] [--only name[,name...]] [--hosts pwsh|hosted|pwsh,hosted]\n" +
+            "  --quick   smaller counts and the lines with targets only (whole run under 90 s)\n" +
             "  --only    run only these lines (the raw baselines they are compared with always run):\n" +
-            "            raw, objects, text, foreach, loop, errors, script, roundtrip, import, flood";
+            "            raw, objects, text, foreach, loop, errors, script, roundtrip, import, flood\n" +
+            "  --hosts   where the module lines run: pwsh (a real pwsh child process, the lines the targets apply to),\n" +
+            "            hosted (the engine hosted in this process, for comparison); both by default";
+
+        internal static readonly string[] HostNames = { "pwsh", "hosted" };
 
         internal bool Quick { get; private set; }
         internal bool Help { get; private set; }
         internal HashSet<string>? Only { get; private set; }
+        internal HashSet<string> Hosts { get; private set; } = new HashSet<string>(HostNames, StringComparer.OrdinalIgnoreCase);
 
         internal bool Wants(string name) => Only == null || Only.Contains(name);
 
@@ -79,6 +84,19 @@ namespace Qfex.Benchmarks
                                 return null;
                             }
                             options.Only.Add(name);
+                        }
+                        break;
+                    case "--hosts":
+                        if (i + 1 >= args.Length)
+                        {
+                            problem = "--hosts needs pwsh, hosted or both.";
+                            return null;
+                        }
+                        options.Hosts = new HashSet<string>(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+                        if (options.Hosts.Count == 0 || options.Hosts.Any(h => !HostNames.Contains(h, StringComparer.OrdinalIgnoreCase)))
+                        {
+                            problem = "--hosts takes pwsh, hosted or pwsh,hosted.";
+                            return null;
                         }
                         break;
                     default:

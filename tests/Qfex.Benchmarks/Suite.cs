@@ -10,8 +10,13 @@ using System.Threading.Tasks;
 
 namespace Qfex.Benchmarks
 {
-    /// <summary>Every measurement, in one process, against one fake exchange on 127.0.0.1.</summary>
-    internal sealed class Suite
+    /// <summary>
+    /// Every measurement, against one fake exchange on 127.0.0.1 in this process: the raw C# baselines here,
+    /// each module line in real pwsh (a child process, the lines the targets apply to) and in the engine
+    /// hosted here (for comparison). The parts: Suite.Throughput.cs (1-4), Suite.RoundTrip.cs (5),
+    /// Suite.Import.cs (6), Suite.Flood.cs (7).
+    /// </summary>
+    internal sealed partial class Suite
     {
         /// <summary>The small frame every throughput line floods (raw and module alike): 123 bytes.</summary>
         internal const string Payload =
@@ -20,6 +25,10 @@ namespace Qfex.Benchmarks
         /// <summary>The error frame the error lines flood (raw and module alike), as the live exchange shapes it.</summary>
         internal const string ErrorPayload =
             "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"Too many requests. Please retry after 200ms.\",\"incoming_message\":{\"type\":\"add_order\",\"params\":{\"symbol\":\"AAPL-USD\",\"quantity\":1}}}}";
+
+        /// <summary>Line 3n's error frame: the same without the echoed request (incoming_message), so TargetObject is null.</summary>
+        internal const string ErrorPayloadNoEcho =
+            "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"Too many requests. Please retry after 200ms.\"}}";
 
         private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
@@ -36,6 +45,13 @@ namespace Qfex.Benchmarks
         private const string ErrorsScript =
             "$Error.Clear(); Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -ErrorAction SilentlyContinue | Out-Null; " +
             "$Error.Count; if ($Error.Count) { $Error[0].FullyQualifiedErrorId }";
+        // Line 3 ten function calls deeper: the engine builds each record's ScriptStackTrace from the whole call stack.
+        private const string ErrorsDeepScript =
+            "function Deep([int]$d, [int]$n) { if ($d -gt 1) { Deep ($d - 1) $n } else { " +
+            "$Error.Clear(); Receive-QfexFrame -Count $n -TimeoutSec 120 -ErrorAction SilentlyContinue | Out-Null; $Error.Count; if ($Error.Count) { $Error[0].FullyQualifiedErrorId } } }; " +
+            "Deep 10 $args[0]";
+        private const string ErrorsIgnoredScript =
+            "$Error.Clear(); Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -ErrorAction Ignore | Out-Null; $Error.Count";
 
         // What users write today without the module: ClientWebSocket by hand, each message decoded and parsed
         // with ConvertFrom-Json (line 4, the target), or with JsonDocument (line 4b, info: a faster parse few
@@ -105,12 +121,22 @@ namespace Qfex.Benchmarks
             }
             ,$lat";
 
+        // Connect-Qfex in the pwsh child: the fake exchange's credential goes over stdin, never on a command line.
+        private const string PwshConnectScript =
+            "$credential = [pscredential]::new($args[1], [System.Net.NetworkCredential]::new('', $args[2]).SecurePassword); " +
+            "$null = Connect-Qfex -Uri $args[0] -Credential $credential -MessagesPerSecond $args[3] -ErrorAction Stop; 'connected'";
+
+        private const string PwshDisconnectScript = "Get-QfexSession | Disconnect-Qfex";
+
         private readonly Options _options;
         private readonly QfexTestServer _server;
         private readonly Report _report;
         private Engine? _engine;
+        private PwshChild? _pwsh;
+        private string? _pwshDescription;
+        private string? _pwshStartFailure;
 
-        private readonly int _n, _errorN, _scriptN, _rounds, _roundTrips, _roundTripWarmUp, _importReps, _coldReps, _floodFrames;
+        private readonly int _n, _errorN, _scriptN, _rounds, _roundTrips, _roundTripWarmUp, _importReps, _coldReps, _pwshImportPairs, _floodFrames, _minWarmUp, _maxWarmUps;
 
         private Suite(Options options, QfexTestServer server, Report report)
         {
@@ -121,15 +147,52 @@ namespace Qfex.Benchmarks
             _n = q ? 50_000 : 300_000;
             _errorN = q ? 20_000 : 100_000;
             _scriptN = q ? 10_000 : 50_000;
-            _rounds = q ? 3 : 5;
+            _rounds = 5;
+            _maxWarmUps = q ? 4 : 6;
+            _minWarmUp = q ? 50_000 : 100_000;
             _roundTrips = q ? 300 : 3_000;
             _roundTripWarmUp = q ? 300 : 1_000;
             _importReps = q ? 3 : 9;
             _coldReps = q ? 1 : 3;
+            _pwshImportPairs = q ? 5 : 9;
             _floodFrames = q ? 100_000 : 1_000_000;
         }
 
         private Engine Engine => _engine ??= new Engine();
+
+        private bool Hosted => _options.Hosts.Contains("hosted");
+
+        private bool InPwsh => _options.Hosts.Contains("pwsh");
+
+        /// <summary>The pwsh child the throughput and round-trip lines share (one warm process, as the hosted engine is one); a new one after a failure.</summary>
+        private PwshChild Pwsh
+        {
+            get
+            {
+                if (_pwsh != null && _pwsh.HasExited)
+                {
+                    _pwsh.Dispose();
+                    _pwsh = null;
+                }
+                if (_pwsh == null)
+                {
+                    // A pwsh that did not start once is not waited for again by every later line.
+                    if (_pwshStartFailure != null) throw new InvalidOperationException("The pwsh child could not be started earlier in this run: " + _pwshStartFailure);
+                    Report.Progress("starting the pwsh child (" + Benchmarks.Pwsh.Describe() + ") ...");
+                    try
+                    {
+                        _pwsh = PwshChild.Start(TimeSpan.FromSeconds(90));
+                    }
+                    catch (Exception e) when (e is InvalidOperationException || e is TimeoutException || e is System.ComponentModel.Win32Exception)
+                    {
+                        _pwshStartFailure = e.Message;
+                        throw;
+                    }
+                    _pwshDescription ??= _pwsh.Description;
+                }
+                return _pwsh;
+            }
+        }
 
         internal static int RunAll(Options options)
         {
@@ -141,11 +204,19 @@ namespace Qfex.Benchmarks
             {
                 var suite = new Suite(options, server, report);
                 header = suite.Header();
-                suite.Throughput();
-                suite.RoundTrip();
-                suite.Import();
-                suite.Flood();
-                suite._engine?.Dispose();
+                try
+                {
+                    suite.Throughput();
+                    suite.RoundTrip();
+                    suite.Import();
+                    suite.Flood();
+                }
+                finally
+                {
+                    suite._pwsh?.Dispose();
+                    suite._engine?.Dispose();
+                }
+                header += suite.PwshHeader();
                 server.Stop();
             }
             report.Note(string.Format(C, "Whole run: {0:0.0} s. Every figure is one run's; re-run before comparing.", clock.Elapsed.TotalSeconds));
@@ -166,550 +237,94 @@ namespace Qfex.Benchmarks
                 moduleVersion = "? (" + e.Message + ")";
             }
             return string.Format(C,
-                "Qfex benchmark, {0} - {1:yyyy-MM-dd HH:mm} UTC - {2} cores, {3}, {4}, PowerShell engine (SMA) {5}, Qfex {6}, {7} GC{8}\n" +
-                "All on 127.0.0.1 against the fake exchange (QfexTestServer, in this process). 'x raw' = the figure over the raw C# baseline of the same run (same payload).\n",
+                "Qfex benchmark, {0} - {1:yyyy-MM-dd HH:mm} UTC - {2} cores, {3}, {4}, hosted engine (SMA) {5}, Qfex {6}, {7} GC{8}\n" +
+                "All on 127.0.0.1 against the fake exchange (QfexTestServer, in this process). 'x raw' = the figure over the raw C# baseline measured just before it (same payload).\n",
                 _options.Quick ? "--quick" : "full run", DateTime.UtcNow, Environment.ProcessorCount, RuntimeInformation.OSDescription,
                 RuntimeInformation.FrameworkDescription, psVersion, moduleVersion,
                 GCSettings.IsServerGC ? "server" : "workstation", GCSettings.LatencyMode == GCLatencyMode.Interactive ? " (concurrent)" : "");
         }
 
-        // ------------------------------------------------------------------ throughput (1-4)
+        private string PwshHeader() => !InPwsh ? "" :
+            "Real pwsh: " + (_pwshDescription ?? "not started") + ", started as `" + Benchmarks.Pwsh.Describe() +
+            " -NoLogo -NoProfile -NonInteractive -File tests/Qfex.Benchmarks/RealHost.ps1`; it times its own runs (Stopwatch around the pipeline) and reports them over stdout.\n";
 
-        private void Throughput()
-        {
-            bool objects = _options.Wants("objects"), text = _options.Wants("text"), forEach = _options.Wants("foreach"),
-                loop = _options.Wants("loop"), errors = _options.Wants("errors"), script = _options.Wants("script");
-            bool needRaw = _options.Wants("raw") || objects || text || forEach || loop || script;
-            Measured? raw = null, rawErrors = null, ours = null;
-
-            if (needRaw)
-                Guard("1", "raw C# baseline", () =>
-                {
-                    raw = AdjacentRaw(Payload, _n);
-                    _report.Add(new Row
-                    {
-                        Id = "1", Name = "raw C#: ClientWebSocket + JsonDocument.Parse", Value = raw.Rate, Unit = "frames/s", VsRaw = 1,
-                        Verdict = Verdict.Baseline, Detail = raw.Describe("frame " + Payload.Length + " B"),
-                    });
-                });
-            if (errors)
-                Guard("1e", "raw C# baseline, error frames", () =>
-                {
-                    rawErrors = AdjacentRaw(ErrorPayload, _errorN);
-                    _report.Add(new Row
-                    {
-                        Id = "1e", Name = "raw C#, error frames", Value = rawErrors.Rate, Unit = "frames/s", VsRaw = 1,
-                        Verdict = Verdict.Baseline, Detail = rawErrors.Describe("error frame " + ErrorPayload.Length + " B; parse + error_code + message read"),
-                    });
-                });
-
-            // Every module line is compared with a raw baseline measured just before it (connections are
-            // swapped in between, because a flood goes to every connection): a shared box drifts by tens of
-            // percent within one run (the drift check below shows how much), which a single baseline at the
-            // start would book to the module.
-            if (loop && raw != null)
-                Guard("2d", "module receive loop alone (C#, no engine)", () => MeasureLoop(AdjacentRaw(Payload, _n)));
-
-            if (objects && raw != null)
-                Guard("2a", "Receive-QfexFrame -Count N, objects", () =>
-                    ours = ModuleLine("2a", "Receive-QfexFrame -Count N, objects", Payload, ObjectsScript, _n, 0.5, "script: " + ObjectsScript));
-            if (text && raw != null)
-                Guard("2b", "Receive-QfexFrame -Count N -Raw", () =>
-                    ModuleLine("2b", "Receive-QfexFrame -Count N -Raw", Payload, TextScript, _n, 0.5,
-                        "script: " + TextScript + " (target: the objects target applied to -Raw too)"));
-            if (objects && raw != null)
-                Guard("2f", "$null = Receive-QfexFrame -Count N (captured)", () =>
-                    ModuleLine("2f", "$null = Receive-QfexFrame -Count N (captured)", Payload, CapturedScript, _n, null,
-                        "script: " + CapturedScript + " (the engine holds all N output objects until the pipeline ends: GC cost, no target)"));
-            if (forEach && raw != null)
-                Guard("2c", "Receive-QfexFrame | ForEach-Object", () =>
-                    ModuleLine("2c", "Receive-QfexFrame | ForEach-Object", Payload, ForEachScript, _n, null,
-                        "script: " + ForEachScript + " (a pipeline a user writes; ForEach-Object's own cost included)"));
-            if (forEach && raw != null)
-                Guard("2e", "Receive-QfexFrame | ForEach-Object { $_.Data.type }", () =>
-                    ModuleLine("2e", "Receive-QfexFrame | ForEach-Object { $_.Data.type }", Payload, DataScript, _n, null,
-                        "script: " + DataScript + " (every frame's Data built as objects: what line 4's script gets from ConvertFrom-Json)"));
-            if (errors && rawErrors != null)
-                Guard("3", "error frames -> ErrorRecords", () =>
-                    ModuleLine("3", "error frames -> ErrorRecords", ErrorPayload, ErrorsScript, _errorN, 0.3,
-                        "script: " + ErrorsScript.Split(';')[1].Trim() + " (baseline: raw parsing the same error frames, as row 1e; $Error checked: last ErrorId RateLimited)",
-                        expectErrors: true));
-
-            if (script && raw != null)
-            {
-                // The script is compared with the module's objects line measured just before it (same reason).
-                Guard("4", "hand-rolled PS script (ClientWebSocket + ConvertFrom-Json)", () =>
-                    MeasureHandRolled(raw, MeasureModuleAlone(Payload, ObjectsScript, _n), jsonDocument: false));
-                Guard("4b", "hand-rolled PS script (ClientWebSocket + JsonDocument)", () => MeasureHandRolled(raw, ours, jsonDocument: true));
-            }
-
-            if (needRaw && raw != null && (objects || text || forEach || loop || script))
-            {
-                // Drift check: the same baseline again, after everything above.
-                try
-                {
-                    Measured again = AdjacentRaw(Payload, _n);
-                    _report.Note(string.Format(C, "Drift check: the raw baseline measured again after the module lines: {0:N0} frames/s ({1:+0.0;-0.0}% vs row 1).",
-                        again.Rate, (again.Rate / raw.Rate - 1) * 100));
-                }
-                catch (Exception e) when (!(e is OutOfMemoryException))
-                {
-                    _report.Note("Drift check failed: " + e.Message);
-                }
-            }
-        }
-
-        private void ThroughputRow(string id, string name, Measured m, Measured baseline, double? target, string detail)
-        {
-            double ratio = m.Rate / baseline.Rate;
-            _report.Add(new Row
-            {
-                Id = id,
-                Name = name,
-                Value = m.Rate,
-                Unit = "frames/s",
-                VsRaw = ratio,
-                Target = target.HasValue ? ">= " + target.Value.ToString("0.00", C) + "x raw" : "",
-                Check = target.HasValue ? ratio.ToString("0.00", C) + "x" : "",
-                Verdict = target.HasValue ? (ratio >= target.Value ? Verdict.Pass : Verdict.Miss) : Verdict.Info,
-                Detail = m.Describe(detail + string.Format(C, "; its raw baseline, measured just before: {0:N0} frames/s", baseline.Rate)),
-            });
-        }
-
-        /// <summary>The raw baseline again, right now, on its own connection (the only one while it runs).</summary>
-        private Measured AdjacentRaw(string payload, int n)
-        {
-            RawClient client = RawClient.ConnectAsync(_server, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-            try
-            {
-                WaitConnections(_server, 1);
-                return MeasureRaw(client, payload, n);
-            }
-            finally
-            {
-                client.CloseAsync().GetAwaiter().GetResult();
-                client.Dispose();
-                Released(0);
-            }
-        }
-
-        /// <summary>One module line on a session of its own (the only connection while it runs).</summary>
-        private Measured MeasureModuleAlone(string payload, string script, int n, bool expectErrors = false)
-        {
-            QfexSession? session = null;
-            try
-            {
-                session = Connect(Engine);
-                WaitConnections(_server, 1);
-                return MeasureModule(session, payload, script, n, expectErrors);
-            }
-            finally
-            {
-                if (session != null) Disconnect(Engine);
-                Released(0);
-            }
-        }
-
-        /// <summary>A raw baseline, then the module line right after it; the row's ratio is to that baseline.</summary>
-        private Measured ModuleLine(string id, string name, string payload, string script, int n, double? target, string detail, bool expectErrors = false)
-        {
-            Measured baseline = AdjacentRaw(payload, n);
-            Measured m = MeasureModuleAlone(payload, script, n, expectErrors);
-            ThroughputRow(id, name, m, baseline, target, detail);
-            return m;
-        }
-
-        private Measured MeasureRaw(RawClient client, string payload, int n) =>
-            Measure(n, count =>
-            {
-                Task<int> flood = _server.Faults.FloodAsync(payload, count);
-                using var cts = new CancellationTokenSource(RunTimeout);
-                long got = client.ReceiveAndParseAsync(count, cts.Token).GetAwaiter().GetResult();
-                if (got != count) throw new InvalidOperationException($"The raw client received {got} of {count} frames.");
-                return flood;
-            });
-
-        private Measured MeasureModule(QfexSession session, string payload, string script, int n, bool expectErrors) =>
-            Measure(n, count =>
-            {
-                long before = session.FramesReceived;
-                Task<int> flood = _server.Faults.FloodAsync(payload, count);
-                EngineResult result = Engine.Run(script, RunTimeout, count);
-                if (result.Terminating != null || result.Errors.Count > 0)
-                    result.ThrowOnError("Receive-QfexFrame");
-                if (expectErrors && (result.Long(0) < 1 || !(result.Value(1)?.ToString() ?? "").StartsWith("RateLimited", StringComparison.Ordinal)))
-                    throw new InvalidOperationException("The error frames did not come out as RateLimited ErrorRecords: " + string.Join(", ", result.Values));
-                long received = session.FramesReceived - before;
-                if (received != count || session.FramesPending != 0)
-                    throw new InvalidOperationException($"The session received {received} of {count} frames; {session.FramesPending} pending.");
-                return flood;
-            });
-
-        /// <summary>The module's receive loop alone: frames into a buffer big enough for all, nobody reading; FramesReceived polled.</summary>
-        private void MeasureLoop(Measured raw)
-        {
-            QfexSession? session = null;
-            try
-            {
-                session = Connect(Engine, "-ReceiveBufferCapacity " + (WarmUpFrames(_n) + 10_000).ToString(C));
-                WaitConnections(_server, 1);
-                QfexSession s = session;
-                Measured m = Measure(_n, count =>
-                {
-                    long before = s.FramesReceived;
-                    Task<int> flood = _server.Faults.FloodAsync(Payload, count);
-                    var limit = Stopwatch.StartNew();
-                    while (s.FramesReceived - before < count)
-                    {
-                        if (limit.Elapsed > RunTimeout) throw new TimeoutException("The receive loop did not take all frames in time.");
-                        Thread.Sleep(1);
-                    }
-                    return flood;
-                }, after: () =>
-                {
-                    EngineResult drained = Engine.Run("$null = Receive-QfexFrame; $s = Get-QfexSession -Default; $s.FramesPending", RunTimeout);
-                    drained.ThrowOnError("drain");
-                });
-                ThroughputRow("2d", "module receive loop alone (C#, no engine)", m, raw, null,
-                    "socket read + FrameReader + QfexFrame + buffer add; nobody reads (buffer sized for N); end seen by polling FramesReceived every 1 ms");
-            }
-            finally
-            {
-                if (session != null) Disconnect(Engine);
-                Released(0);
-            }
-        }
-
-        private void MeasureHandRolled(Measured raw, Measured? ours, bool jsonDocument)
-        {
-            string auth = Qfex.Protocol.HmacAuth.BuildHmacMessage(_server.Credential.UserName, _server.Credential.Password, null, DateTimeOffset.UtcNow);
-            string receive = HandRolledReceiveWith(jsonDocument ? ParseWithJsonDocument : ParseWithConvertFromJson);
-            try
-            {
-                EngineResult connected = Engine.Run(HandRolledConnect, TimeSpan.FromSeconds(60), _server.Uri.ToString(), auth).ThrowOnError("hand-rolled connect");
-                if (!(connected.Value()?.ToString() ?? "").Contains("\"authenticated\":true", StringComparison.Ordinal))
-                    throw new InvalidOperationException("The hand-rolled script could not authenticate: " + string.Join(", ", connected.Values));
-                WaitConnections(_server, 1);
-                Measured m = Measure(_scriptN, count =>
-                {
-                    Task<int> flood = _server.Faults.FloodAsync(Payload, count);
-                    EngineResult result = Engine.Run(receive, RunTimeout, count).ThrowOnError("hand-rolled receive");
-                    if (result.Long(0) != count) throw new InvalidOperationException($"The hand-rolled script received {result.Value()} of {count} frames.");
-                    return flood;
-                });
-                double vsOurs = ours != null ? m.Rate / ours.Rate : double.NaN;
-                string faster = ours != null ? string.Format(C, "; Qfex objects (2a) are {0:0.0}x faster", ours.Rate / m.Rate) : "";
-                _report.Add(new Row
-                {
-                    Id = jsonDocument ? "4b" : "4",
-                    Name = "hand-rolled PS script (ClientWebSocket + " + (jsonDocument ? "JsonDocument)" : "ConvertFrom-Json)"),
-                    Value = m.Rate,
-                    Unit = "frames/s",
-                    VsRaw = m.Rate / raw.Rate,
-                    Target = jsonDocument ? "-" : "<= 0.10x of 2a",
-                    Check = jsonDocument ? "-" : ours != null ? vsOurs.ToString("0.00", C) + "x" : "(2a not run)",
-                    Verdict = jsonDocument || ours == null ? Verdict.Info : vsOurs <= 0.10 ? Verdict.Pass : Verdict.Miss,
-                    Detail = m.Describe(jsonDocument
-                        ? "the same engine and loop, parsed with [System.Text.Json.JsonDocument]::Parse and the type read out: faster than ConvertFrom-Json, " +
-                          "but the script then has no objects, only a document it must walk and dispose; for comparison, no target" + faster
-                        : "the same engine; .ReceiveAsync(...).GetAwaiter().GetResult(), [System.Text.Encoding]::UTF8.GetString, " +
-                          "`$text | ConvertFrom-Json` per message and its type read (the -InputObject form measured the same here)" + faster),
-                });
-            }
-            finally
-            {
-                Engine.Run("if ($ws) {" + HandRolledClose + "}", TimeSpan.FromSeconds(30));
-                Released(0);
-            }
-        }
+        // ------------------------------------------------------------------ measuring
 
         /// <summary>
-        /// Warm-up runs (N frames, at least 100,000 each), each followed by a wait for the background JIT to go
-        /// quiet, until two in a row agree within 10% (at most <see cref="MaxWarmUps"/>): tiered JIT recompiles
-        /// the engine's thousands of methods in the background early in the process, and a loop measured before
-        /// that settles runs on unoptimized code. Then the
-        /// measured runs, each after a full GC. <paramref name="once"/> starts the flood and receives every
-        /// frame; the flood task it returns is awaited after the clock stops.
+        /// First, once per process and script, <see cref="PrimeRuns"/> small runs of <see cref="PrimeFrames"/>
+        /// frames: tiered JIT promotes a method after about 30 calls (twice with PGO: instrumented, then
+        /// optimized), and the methods called once per pipeline (binding, setup, the per-call paths of the cmdlet)
+        /// would otherwise still run unoptimized after a million frames of a few long runs; a fresh pwsh took
+        /// about 200,000 error frames at 10-20 us each before it reached its steady 4-5 us. Then warm-up runs (N
+        /// frames, at least 100,000 each; 50,000 with --quick), each followed by a wait for the JIT to go quiet,
+        /// until two in a row agree within 10% and the JIT compiled fewer than 20 methods during the last one (at
+        /// most 6; 4 with --quick). Then the measured runs, each after a
+        /// full GC; the median is the figure. <paramref name="once"/> runs N frames and returns the run's sample;
+        /// <paramref name="quiesce"/> and <paramref name="settle"/> act on the process that runs the line.
         /// </summary>
-        private Measured Measure(int n, Func<int, Task<int>> once, Action? after = null)
+        private Measured Measure(int n, Func<int, Sample> once, Action quiesce, Action settle, string primeKey, Action? after = null)
         {
-            int warm = WarmUpFrames(n);
+            string primed = "";
+            if (_primed.Add(primeKey))
+            {
+                long jit = 0;
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < PrimeRuns; i++)
+                {
+                    jit += once(PrimeFrames).Jit;
+                    after?.Invoke();
+                }
+                quiesce();
+                primed = string.Format(C, "{0} priming runs of {1:N0} frames ({2:0.0} s, {3:N0} methods JIT-compiled meanwhile)", PrimeRuns, PrimeFrames, clock.Elapsed.TotalSeconds, jit);
+            }
+            int warm = Math.Max(_minWarmUp, n);
             double previous = 0;
             int warmUps = 0;
-            while (warmUps < MaxWarmUps)
+            while (warmUps < _maxWarmUps)
             {
-                var probe = Probe.Start();
-                Task<int> flood = once(warm);
-                double rate = probe.Stop(warm).Rate;
-                Wait(flood, "warm-up flood");
+                Sample sample = once(warm);
+                double rate = sample.Rate;
                 after?.Invoke();
-                Stats.QuiesceJit();
+                quiesce();
                 warmUps++;
-                if (warmUps >= 2 && Math.Abs(rate - previous) <= 0.1 * Math.Max(rate, previous)) break;
+                if (warmUps >= 2 && sample.Jit < WarmJit && Math.Abs(rate - previous) <= 0.1 * Math.Max(rate, previous)) break;
                 previous = rate;
             }
             var samples = new List<Sample>();
             for (int r = 0; r < _rounds; r++)
             {
-                Stats.Settle();
-                var probe = Probe.Start();
-                Task<int> flood = once(n);
-                samples.Add(probe.Stop(n));
-                Wait(flood, "flood");
+                settle();
+                samples.Add(once(n));
                 after?.Invoke();
             }
-            return new Measured(samples, (long)warm * warmUps, warmUps);
+            return new Measured(samples, (long)warm * warmUps, warmUps, primed);
         }
 
-        private const int MaxWarmUps = 6;
+        /// <summary>A warm-up run that made the JIT compile this many methods or more was not warm yet, whatever its rate.</summary>
+        private const int WarmJit = 20;
 
-        private static int WarmUpFrames(int n) => Math.Max(100_000, n);
+        private const int PrimeRuns = 40;
+        private const int PrimeFrames = 2_500;
 
-        // ------------------------------------------------------------------ round trip (5)
+        /// <summary>What has been primed: per process (this one, or a pwsh child by its id) and script.</summary>
+        private readonly HashSet<string> _primed = new HashSet<string>(StringComparer.Ordinal);
 
-        private void RoundTrip()
-        {
-            if (!_options.Wants("roundtrip")) return;
-            QfexSession? session = null;
-            RawClient? client = null;
-            try
+        /// <summary>A line run in this process: <paramref name="run"/> starts the flood and receives every frame; timed here.</summary>
+        private Measured MeasureHere(int n, string primeKey, Func<int, Task<int>> run, Action? after = null) =>
+            Measure(n, count =>
             {
-                // The client-side rate limiter is turned off: this measures latency, not the limiter (by default
-                // 100 weight/s, and get_user_orders weighs 5: 20 a second).
-                session = Connect(Engine, "-MessagesPerSecond 0");
-                client = RawClient.ConnectAsync(_server, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-                WaitConnections(_server, 2);
-
-                // Warm both until a block's median agrees with the previous one's within 10% (as the throughput
-                // lines do): the engine compiles a script's loop only after it has run a while, and the JIT
-                // tiers up both sides. The raw client then sends exactly the bytes the module sent.
-                int warmBlocks = 0;
-                string request = "";
-                for (double previousOurs = 0, previousRaw = 0; warmBlocks < MaxRoundTripWarmUps; warmBlocks++)
-                {
-                    double warmOurs = Stats.Median(ModuleRoundTrips(_roundTripWarmUp));
-                    request = _server.Received.Last(r => r.Type == "get_user_orders").Raw;
-                    double warmRaw = Stats.Median(RawRoundTrips(client, request, _roundTripWarmUp));
-                    Stats.QuiesceJit();
-                    if (warmBlocks >= 1 && Math.Abs(warmOurs - previousOurs) <= 0.1 * Math.Max(warmOurs, previousOurs)
-                        && Math.Abs(warmRaw - previousRaw) <= 0.1 * Math.Max(warmRaw, previousRaw))
-                        break;
-                    previousOurs = warmOurs;
-                    previousRaw = warmRaw;
-                }
-                Stats.Settle();
-
-                // Interleaved blocks (raw, module, raw, ...), so a drifting machine weighs on both alike; no
-                // pause between them (a pause lets threads and caches go cold, which is not what is measured).
-                var rawAll = new List<double>();
-                var oursAll = new List<double>();
-                int block = Math.Max(1, _roundTrips / RoundTripBlocks);
-                for (int b = 0; b < RoundTripBlocks; b++)
-                {
-                    rawAll.AddRange(RawRoundTrips(client, request, block));
-                    oursAll.AddRange(ModuleRoundTrips(block));
-                }
-                double[] raw = rawAll.ToArray(), ours = oursAll.ToArray();
-                Engine.Run(CallFloorScript, RunTimeout, _roundTripWarmUp).ThrowOnError("Get-QfexSession");
-                Stats.Settle();
-                double[] floor = (double[])Engine.Run(CallFloorScript, RunTimeout, _roundTrips).ThrowOnError("Get-QfexSession").Value()!;
-
-                double rawMedian = Stats.Median(raw), rawP99 = Stats.Percentile(raw, 99);
-                double median = Stats.Median(ours), p99 = Stats.Percentile(ours, 99);
-                string common = string.Format(C, "{0:N0} sequential round trips each, in {3} interleaved blocks (raw, module, raw, ...), after {4} warm-up block(s) of {1:N0} each; request {2}",
-                    raw.Length, _roundTripWarmUp, request, RoundTripBlocks, Math.Min(warmBlocks + 1, MaxRoundTripWarmUps));
-                _report.Add(new Row { Id = "5a", Name = "raw C# send + receive round trip, median", Value = rawMedian, Unit = "ms", ValueFormat = "0.000", VsRaw = 1, Verdict = Verdict.Baseline,
-                    Detail = common + string.Format(C, "; raw: C# SendAsync + ReceiveAsync + JsonDocument.Parse until all_orders_response; min {0:0.000} ms", raw.Min()) });
-                _report.Add(new Row { Id = "5b", Name = "raw C# round trip, p99", Value = rawP99, Unit = "ms", ValueFormat = "0.000", VsRaw = 1, Verdict = Verdict.Baseline });
-                _report.Add(new Row
-                {
-                    Id = "5c", Name = "Send-QfexMessage -Wait round trip, median", Value = median, Unit = "ms", ValueFormat = "0.000", VsRaw = median / rawMedian,
-                    Target = "<= 1.20x raw", Check = (median / rawMedian).ToString("0.00", C) + "x",
-                    Verdict = median / rawMedian <= 1.2 ? Verdict.Pass : Verdict.Miss,
-                    Detail = string.Format(C, "timed in the script around `$f = Send-QfexMessage -Type get_user_orders -Wait` (binding, validation, send, answer matching, output); session connected with -MessagesPerSecond 0 (rate limiter off); min {0:0.000} ms", ours.Min()),
-                });
-                _report.Add(new Row { Id = "5d", Name = "Send-QfexMessage -Wait round trip, p99", Value = p99, Unit = "ms", ValueFormat = "0.000", VsRaw = p99 / rawP99, Verdict = Verdict.Info });
-                double floorMedian = Stats.Median(floor);
-                _report.Add(new Row
-                {
-                    Id = "5e", Name = "floor: a trivial cmdlet call in that loop, median", Value = floorMedian, Unit = "ms", ValueFormat = "0.000", VsRaw = floorMedian / rawMedian, Verdict = Verdict.Info,
-                    Detail = string.Format(C, "`$f = Get-QfexSession -Default` timed the same way, {0:N0} times: the engine's per-call cost (command lookup, binding, pipeline, output) that any cmdlet pays; p99 {1:0.000} ms",
-                        _roundTrips, Stats.Percentile(floor, 99)),
-                });
-            }
-            catch (Exception e) when (!(e is OutOfMemoryException))
-            {
-                _report.Failed("5", "round trip", e);
-            }
-            finally
-            {
-                if (client != null)
-                {
-                    client.CloseAsync().GetAwaiter().GetResult();
-                    client.Dispose();
-                }
-                if (session != null) Disconnect(Engine);
-                Released(0);
-            }
-        }
-
-        private const int RoundTripBlocks = 10;
-        private const int MaxRoundTripWarmUps = 10;
-
-        private static double[] RawRoundTrips(RawClient client, string request, int count)
-        {
-            var latencies = new double[count];
-            using var cts = new CancellationTokenSource(RunTimeout);
-            for (int i = 0; i < count; i++)
-                latencies[i] = client.RoundTripAsync(request, "all_orders_response", cts.Token).GetAwaiter().GetResult();
-            return latencies;
-        }
-
-        private double[] ModuleRoundTrips(int count)
-        {
-            EngineResult result = Engine.Run(RoundTripScript, RunTimeout, count).ThrowOnError("Send-QfexMessage -Wait");
-            if (result.Long(0) != 0) throw new InvalidOperationException($"{result.Value(0)} answers were not all_orders_response.");
-            return (double[])result.Value(1)!;
-        }
-
-        // ------------------------------------------------------------------ import (6)
-
-        private void Import()
-        {
-            if (!_options.Wants("import")) return;
-            try
-            {
-                var bare = new List<double>();
-                var import = new List<double>();
-                ImportProbe.Measure(Engine.ModuleManifest); // warm-up
-                for (int i = 0; i < _importReps; i++)
-                {
-                    Stats.Settle();
-                    (double b, _, double m) = ImportProbe.Measure(Engine.ModuleManifest);
-                    bare.Add(b);
-                    import.Add(m);
-                }
-                double added = Stats.Median(import);
-                _report.Add(new Row { Id = "6a", Name = "bare engine start (fresh runspace), median", Value = Stats.Median(bare), Unit = "ms", ValueFormat = "0.0", Verdict = Verdict.Info,
-                    Detail = string.Format(C, "{0} fresh runspaces (InitialSessionState.CreateDefault2, Open), this process: {1} ms", _importReps, Join(bare)) });
-                _report.Add(new Row
-                {
-                    Id = "6b", Name = "Import-Module added, fresh runspace, median", Value = added, Unit = "ms", ValueFormat = "0.0",
-                    Target = "<= 150 ms", Check = added.ToString("0.0", C) + " ms", Verdict = added <= 150 ? Verdict.Pass : Verdict.Miss,
-                    Detail = string.Format(C, "Import-Module out/Qfex/Qfex.psd1 into each of those runspaces (Qfex.dll already loaded in this process): {0} ms", Join(import)),
-                });
-
-                var coldBare = new List<double>();
-                var coldImport = new List<double>();
-                var warmEmpty = new List<double>();
-                var afterEmpty = new List<double>();
-                for (int i = 0; i < _coldReps; i++)
-                {
-                    Dictionary<string, string> first = Child.Run(TimeSpan.FromSeconds(120), ImportProbe.Switch, Engine.ModuleManifest);
-                    Dictionary<string, string> second = Child.Run(TimeSpan.FromSeconds(120), ImportProbe.Switch, Engine.ModuleManifest, "empty-first");
-                    foreach (Dictionary<string, string> child in new[] { first, second })
-                        if (child.TryGetValue("qfex_loaded_before", out string? loaded) && loaded == "True")
-                            throw new InvalidOperationException("The cold probe had loaded Qfex.dll before Import-Module.");
-                    coldBare.Add(first.Number("bare_ms"));
-                    coldImport.Add(first.Number("import_ms"));
-                    warmEmpty.Add(second.Number("empty_ms"));
-                    afterEmpty.Add(second.Number("import_ms"));
-                }
-                double cold = Stats.Median(coldImport), qfexCold = Stats.Median(afterEmpty);
-                _report.Add(new Row
-                {
-                    Id = "6c", Name = "Import-Module added, cold process, JIT engine", Value = cold, Unit = "ms", ValueFormat = "0.0", Verdict = Verdict.Info,
-                    Detail = string.Format(C,
-                        "{0} child processes, each: first runspace ({1} ms), then the first Import-Module of the process ({2} ms): the engine's module machinery, assembly loads and JIT " +
-                        "all included. The NuGet engine this harness runs on is not precompiled (pwsh's is), so most of this is the JIT compiling the engine itself: see 6e for the engine as pwsh ships it",
-                        _coldReps, Join(coldBare), Join(coldImport)),
-                });
-                _report.Add(new Row
-                {
-                    Id = "6d", Name = "Import-Module added, cold Qfex, warm machinery", Value = qfexCold, Unit = "ms", ValueFormat = "0.0",
-                    Target = "<= 150 ms", Check = qfexCold.ToString("0.0", C) + " ms", Verdict = qfexCold <= 150 ? Verdict.Pass : Verdict.Miss,
-                    Detail = string.Format(C,
-                        "{0} other child processes, each: first runspace, Import-Module of an empty manifest module ({1} ms: the machinery's own first-use cost), then Qfex ({2} ms): " +
-                        "what Qfex itself adds in a cold process (Qfex.dll, System.Text.Json, cmdlet discovery, format file)",
-                        _coldReps, Join(warmEmpty), Join(afterEmpty)),
-                });
-                ColdReadyToRun();
-            }
-            catch (Exception e) when (!(e is OutOfMemoryException))
-            {
-                _report.Failed("6", "Import-Module", e);
-            }
-        }
-
-        /// <summary>6e: the cold first import again, with the engine precompiled (ReadyToRun) as pwsh ships it.</summary>
-        private void ColdReadyToRun()
-        {
-            Console.Error.WriteLine("  publishing a ReadyToRun copy of the harness for 6e (dotnet publish -p:PublishReadyToRun=true) ...");
-            string? program = ReadyToRunCopy.Publish(TimeSpan.FromMinutes(5), out string? problem);
-            if (program == null)
-            {
-                _report.Add(new Row { Id = "6e", Name = "Import-Module added, cold process, ReadyToRun engine", Verdict = Verdict.Info, Detail = "not measured: " + problem });
-                return;
-            }
-            var bare = new List<double>();
-            var import = new List<double>();
-            for (int i = 0; i < Math.Max(3, _coldReps); i++)
-            {
-                Dictionary<string, string> child = Child.RunProgram(program, TimeSpan.FromSeconds(120), ImportProbe.Switch, Engine.ModuleManifest);
-                if (child.TryGetValue("qfex_loaded_before", out string? loaded) && loaded == "True")
-                    throw new InvalidOperationException("The cold probe had loaded Qfex.dll before Import-Module.");
-                bare.Add(child.Number("bare_ms"));
-                import.Add(child.Number("import_ms"));
-            }
-            double added = Stats.Median(import);
-            _report.Add(new Row
-            {
-                Id = "6e", Name = "Import-Module added, cold process, ReadyToRun engine", Value = added, Unit = "ms", ValueFormat = "0.0",
-                Target = "<= 150 ms", Check = added.ToString("0.0", C) + " ms", Verdict = added <= 150 ? Verdict.Pass : Verdict.Miss,
-                Detail = string.Format(C,
-                    "{0} child processes of a ReadyToRun copy of this harness (out/bench-r2r: the engine precompiled, as pwsh releases are since PowerShell/PowerShell#12361; Qfex.dll is not), each: first runspace ({1} ms), " +
-                    "then the first Import-Module of the process ({2} ms), the engine's module machinery's first use included",
-                    import.Count, Join(bare), Join(import)),
-            });
-        }
-
-        private static string Join(IEnumerable<double> values) => string.Join(" / ", values.Select(v => v.ToString("0.0", C)));
-
-        // ------------------------------------------------------------------ flood (7)
-
-        private void Flood()
-        {
-            if (!_options.Wants("flood")) return;
-            try
-            {
-                Dictionary<string, string> r = Child.Run(TimeSpan.FromSeconds(400), FloodProbe.Switch, _floodFrames.ToString(C));
-                double growth = r.Number("growth_mb");
-                long lost = (long)r.Number("lost"), dup = (long)r.Number("duplicates"), got = (long)r.Number("got");
-                bool pass = growth <= 64 && lost == 0 && dup == 0 && got == _floodFrames;
-                _report.Add(new Row
-                {
-                    Id = "7", Name = string.Format(C, "{0:N0}-frame flood, slow consumer: working-set growth", _floodFrames), Value = growth, Unit = "MB", ValueFormat = "0.0",
-                    Target = "<= 64 MB, 0 lost", Check = string.Format(C, "{0:0.0} MB, {1} lost", growth, lost + dup),
-                    Verdict = pass ? Verdict.Pass : Verdict.Miss,
-                    Detail = string.Format(C,
-                        "child process; default receive buffer ({0:N0} frames): nothing read until full ({1:N0} frames in {2} s), held 1 s (received {3:N0} -> {4:N0}: the loop stopped reading, " +
-                        "the server blocked on TCP backpressure), then drained {5:N0}-frame batches with {6} ms pauses in {7} s; peak pending {8:N0}; sequences {9}..{10}, lost {11}, duplicates {12}; " +
-                        "working set {13} MB after connect -> peak {14} MB; managed heap {15} -> peak {16} MB; whole flood {17} s",
-                        FloodProbe.DefaultCapacity, r["at_full"].Length > 0 ? r.Number("at_full") : 0, r["fill_s"], r.Number("at_full"), r.Number("after_hold"),
-                        FloodProbe.Batch, FloodProbe.PauseMs, r["drain_s"], r.Number("max_pending"), r["first_sequence"], r["last_sequence"], lost, dup,
-                        r["baseline_mb"], r["peak_mb"], r["heap_baseline_mb"], r["heap_peak_mb"], r["total_s"]),
-                });
-            }
-            catch (Exception e) when (!(e is OutOfMemoryException))
-            {
-                _report.Failed("7", "flood", e);
-            }
-        }
+                var probe = Probe.Start();
+                Task<int> flood = run(count);
+                Sample sample = probe.Stop(count);
+                Wait(flood, "flood");
+                return sample;
+            }, Stats.QuiesceJit, Stats.Settle, "here|" + primeKey, after);
 
         // ------------------------------------------------------------------ helpers
 
         private void Guard(string id, string name, Action action)
         {
+            Report.Progress(id + ": " + name + " ...");
             try
             {
                 action();
@@ -728,6 +343,23 @@ namespace Qfex.Benchmarks
 
         private static void Disconnect(Engine engine) =>
             engine.Run("Get-QfexSession | Disconnect-Qfex", TimeSpan.FromSeconds(30));
+
+        /// <summary>Connects the default session of a pwsh child to the fake exchange (-MessagesPerSecond 0: the limiter off).</summary>
+        private void ConnectPwsh(PwshChild child, int messagesPerSecond = 100) =>
+            child.Run(PwshConnectScript, TimeSpan.FromSeconds(60), null, false,
+                _server.Uri.ToString(), _server.Credential.UserName, _server.Credential.GetNetworkCredential().Password, messagesPerSecond).ThrowOnError("Connect-Qfex");
+
+        private static void DisconnectPwsh(PwshChild? child)
+        {
+            if (child == null || child.HasExited) return;
+            try
+            {
+                child.Run(PwshDisconnectScript, TimeSpan.FromSeconds(30));
+            }
+            catch (Exception e) when (e is InvalidOperationException || e is TimeoutException)
+            {
+            }
+        }
 
         /// <summary>After a measurement: waits for its connections to go; says so (never throws) if they do not.</summary>
         private void Released(int count)
@@ -764,5 +396,7 @@ namespace Qfex.Benchmarks
                 throw new InvalidOperationException($"The {what} went to {targets} connections, expected 1.");
             return targets;
         }
+
+        private static string Join(IEnumerable<double> values) => string.Join(" / ", values.Select(v => v.ToString("0.0", C)));
     }
 }
