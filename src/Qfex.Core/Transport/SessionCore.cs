@@ -217,9 +217,18 @@ namespace Qfex.Transport
             // Anything else that waits for an answer (never admitted through a ticket) fails too.
             Answers.FailAll(_ => ClosedException(reason));
             Buffer.Complete();
-            Recorder?.Complete(reason, FramesReceived);
-            // The last auth's nonce and signature are needed no longer: no connection will echo them.
-            Secrets.Forget();
+            // The last auth's nonce and signature are needed no longer once no connection can echo them and the
+            // recorder has masked its last lines.
+            SessionRecorder? recorder = Recorder;
+            if (recorder == null)
+            {
+                Secrets.Forget();
+            }
+            else
+            {
+                recorder.Complete(reason, FramesReceived);
+                recorder.Completion.ContinueWith(_ => Secrets.Forget(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
             return true;
         }
 

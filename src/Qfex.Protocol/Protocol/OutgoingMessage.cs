@@ -90,7 +90,7 @@ namespace Qfex.Protocol
                 using (doc)
                 {
                     if (LoneSurrogateEscape(doc.RootElement, string.Empty) is string at)
-                        throw new InvalidMessageException($"Not sent: -Message has a lone surrogate escape (\\uD800-\\uDFFF without its pair) in {(at.Length == 0 ? "its value" : at)}: UTF-8 cannot carry it; remove it or complete the pair.");
+                        throw new InvalidMessageException($"Not sent: -Message has a lone surrogate escape (\\uD800-\\uDFFF without its pair) in {(at.Length == 0 ? "its value" : at)}: UTF-8 cannot carry it (a string holding it would arrive as U+FFFD, the replacement character); remove it or complete the pair.");
                     return Create(PSJson.ToPSValue(doc.RootElement), endpoint);
                 }
             }
@@ -181,7 +181,7 @@ namespace Qfex.Protocol
             catch (ArgumentException e)
             {
                 // Never the engine's exception (a getter that threw): the message names where the value is and what it is.
-                throw new InvalidMessageException("Not sent: the message cannot be sent as JSON: " + e.Message + ".");
+                throw new InvalidMessageException("Not sent: " + e.Message + ".");
             }
 
             JsonDocument doc = JsonDocument.Parse(json);

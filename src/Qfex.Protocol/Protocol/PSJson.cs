@@ -322,8 +322,9 @@ namespace Qfex.Protocol
                         WriteDictionary(dictionary, depth);
                         break;
                     default:
-                        if (Unsendable(value) is string what)
-                            throw Fail($"is {what} ({value.GetType().FullName}), which cannot be sent as JSON. Qfex sends strings, numbers, booleans, dates, GUIDs, enums, hashtables, PSCustomObjects and arrays of them");
+                        if (Unsendable(value) is (string what, string instead))
+                            throw Fail($"is {what} ({value.GetType().FullName}), which cannot be sent as JSON{instead}. " +
+                                "Qfex sends strings, numbers, booleans, dates, GUIDs, enums, hashtables, PSCustomObjects and arrays of them");
                         if (value is IEnumerable enumerable)
                             WriteArray(enumerable, depth);
                         else
@@ -484,19 +485,19 @@ namespace Qfex.Protocol
                 return inner.GetType().Name + ": " + Redaction.Clean(inner.Message, maxChars: 200);
             }
 
-            /// <summary>What a value is when JSON cannot carry it (its properties are not the value a request wants), else null.</summary>
-            private static string? Unsendable(object value) => value switch
+            /// <summary>What a value is when JSON cannot carry it (its properties are not the value a request wants), and what to send instead; else null.</summary>
+            private static (string What, string Instead)? Unsendable(object value) => value switch
             {
-                ScriptBlock _ => "a script block (send its result instead: & { ... })",
-                Delegate _ => "a delegate",
-                FileSystemInfo _ => "a file or directory object (send its name or its content instead)",
-                System.Diagnostics.Process _ => "a process object (send the values you need, such as its Id, instead)",
-                Stream _ or TextReader _ or TextWriter _ => "a stream",
-                Type _ or System.Reflection.MemberInfo _ or System.Reflection.Assembly _ or System.Reflection.Module _ => "a .NET type or member",
-                System.Threading.Tasks.Task _ or System.Threading.WaitHandle _ => "a task or wait handle",
-                IntPtr _ or UIntPtr _ or System.Reflection.Pointer _ => "a pointer",
+                ScriptBlock _ => ("a script block", ": send its result instead (& { ... })"),
+                Delegate _ => ("a delegate", string.Empty),
+                FileSystemInfo _ => ("a file or directory object", ": send its name or its content instead"),
+                System.Diagnostics.Process _ => ("a process object", ": send the values you need instead, such as its Id"),
+                Stream _ or TextReader _ or TextWriter _ => ("a stream", ": send its content instead"),
+                Type _ or System.Reflection.MemberInfo _ or System.Reflection.Assembly _ or System.Reflection.Module _ => ("a .NET type or member", ": send its name instead"),
+                System.Threading.Tasks.Task _ or System.Threading.WaitHandle _ => ("a task or wait handle", string.Empty),
+                IntPtr _ or UIntPtr _ or System.Reflection.Pointer _ => ("a pointer", string.Empty),
                 System.Management.Automation.Runspaces.Runspace _ or PowerShell _ or PSModuleInfo _ or CommandInfo _ or SessionState _ or EngineIntrinsics _
-                    => "a PowerShell engine object",
+                    => ("a PowerShell engine object", string.Empty),
                 _ => null,
             };
         }
