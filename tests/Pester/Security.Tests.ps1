@@ -13,7 +13,6 @@ BeforeAll {
     function Show-Error {
         # Everything the console prints for an error record: the default view, and Format-List * -Force of it and its exception.
         param([Parameter(Mandatory)] $Record)
-        $PSStyle.OutputRendering = 'Ansi'
         (@($Record | Out-String -Width 4000) + ($Record | Format-List * -Force | Out-String -Width 4000) +
             ($Record.Exception | Format-List * -Force | Out-String -Width 4000)) -join "`n"
     }
@@ -28,6 +27,16 @@ BeforeAll {
 }
 
 Describe 'What the console shows of a hostile exchange' {
+    BeforeAll {
+        # As a console shows it, colours and all (PowerShell's own are ESC[...m; PlainText would strip the server's too).
+        $script:rendering = $PSStyle.OutputRendering
+        $PSStyle.OutputRendering = 'Ansi'
+    }
+
+    AfterAll {
+        $PSStyle.OutputRendering = $script:rendering
+    }
+
     BeforeEach {
         $script:server = Start-QfexTestServer
     }
@@ -59,6 +68,17 @@ Describe 'What the console shows of a hostile exchange' {
         Assert-NoInjectedSequence (Show-Error $received[0])
     }
 
+    It 'shows frames in their table view without the control sequences of their type and text' {
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+        # JSON escapes C0 characters (the type decodes to them); C1 and bidi characters may stand unescaped in the text.
+        $server.Push('{"type":"\u001b[2Jtick","v":"' + "$([char]0x9B)31m $([char]0x202E)txt" + '"}')
+        $frame = Receive-QfexFrame -Session $session -Count 1 -TimeoutSec 10
+        $frame.Type | Should -Be "$([char]27)[2Jtick"   # the data is as received
+        $shown = $frame | Out-String -Width 200
+        $shown | Should -Match ([regex]::Escape('[2Jtick'))
+        Assert-NoInjectedSequence $shown
+    }
+
     It 'shows a close reason without its control sequences' {
         $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential -NoReconnect
         $server.CloseConnections(4000, "$([char]27)[2J$([char]27)]0;pwned$([char]7) bye")
@@ -66,7 +86,6 @@ Describe 'What the console shows of a hostile exchange' {
         while ($session.State -ne 'Closed' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
         $session.State | Should -Be 'Closed'
         $session.CloseReason | Should -BeLike '*0;pwned bye*'
-        $PSStyle.OutputRendering = 'Ansi'
         Assert-NoInjectedSequence (($session | Format-List * | Out-String -Width 4000) + $session.CloseReason)
         $null = Receive-QfexFrame -Session $session -TimeoutSec 1 -ErrorAction SilentlyContinue -ErrorVariable closed
         Assert-NoInjectedSequence (Show-Error $closed[0])
