@@ -131,9 +131,9 @@ namespace Qfex.Transport
 
         /// <summary>
         /// Creates (or replaces) the file and writes the start line. Throws IOException, UnauthorizedAccessException
-        /// and the like when the file cannot be written; nothing has connected yet then.
+        /// and the like when the file cannot be written; nothing has connected yet then. <paramref name="secrets"/>: the
+        /// session's, which the lines are masked with (its last auth's nonce and signature too); by default the credentials' alone.
         /// </summary>
-        /// <para><paramref name="secrets"/>: the session's (its last auth's nonce and signature too); by default the credentials' alone.</para>
         internal static SessionRecorder Open(string path, int sessionId, SessionOptions options, int capacity = DefaultCapacity, SessionSecrets? secrets = null)
         {
             var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.None);

@@ -238,11 +238,11 @@ namespace Qfex.Commands
             object? unwrapped = value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
             try
             {
-                return unwrapped is string text ? Redaction.Clean(text, shape: TextShape.MultiLine) : PSJson.Parse(PSJson.Serialize(value), redact: true);
+                return unwrapped is string text ? Redaction.Clean(text, shape: TextShape.MultiLine) : PSJson.Parse(PSJson.Serialize(value, OutgoingMessage.MaxBytes), redact: true);
             }
             catch (Exception e) when (e is ArgumentException || e is JsonException)
             {
-                return null;   // not representable as JSON (that is why it was refused): show nothing rather than a secret
+                return null;   // not representable as JSON, or over the send limit (why it was refused): show nothing rather than a secret or megabytes
             }
         }
 
