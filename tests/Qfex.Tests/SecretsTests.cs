@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Security;
 using System.Security.Cryptography;
@@ -242,6 +243,323 @@ namespace Qfex.Tests
             ScriptResult received = Run("Receive", "Receive-QfexFrame -Count 2 -TimeoutSec 10");
             Assert.Equal(2, received.Errors.Count);
             AssertNothingLeaked();
+        }
+
+        // ------------------------------------------------------------------ issue 18: one redaction pass for every shown text
+
+        /// <summary>
+        /// What a user looks at for the errors of a script: every record and its exception with all their properties (what
+        /// Format-List * -Force shows; the console's views are checked in real pwsh by tests/Pester/Security.Tests.ps1).
+        /// </summary>
+        private const string ShowErrors =
+            "foreach ($e in $shown) { if ($e -is [System.Management.Automation.RuntimeException]) { $e = $e.ErrorRecord }; " +
+            "$e.TargetObject; $e.Exception.IncomingMessage; $e.ErrorDetails; $e | Get-QfexErrorAdvice; [string]$e.Exception; " +
+            "foreach ($p in $e.PSObject.Properties) { $p.Value }; foreach ($p in $e.Exception.PSObject.Properties) { $p.Value } }";
+
+        /// <summary>None of <paramref name="needles"/> appears in anything scanned so far.</summary>
+        private void AssertNowhere(params string[] needles)
+        {
+            var found = _scan.Texts.Where(t => needles.Any(n => t.Text.Contains(n, StringComparison.Ordinal)))
+                .Select(t => t.Where + ": " + needles.First(n => t.Text.Contains(n, StringComparison.Ordinal))).Distinct().Take(20).ToList();
+            Assert.True(found.Count == 0, "Shown:\n" + string.Join("\n", found));
+        }
+
+        private string ShownTexts() => string.Join("\n", _scan.Texts.Select(t => t.Text));
+
+        [Fact]
+        public void AnAuthRefusalQuotingTheAuthRequestShowsNoSignatureNonceOrJwt()
+        {
+            // A careless exchange refuses the auth request quoting it: in its message (escaped, and its signature, nonce and
+            // JWT as words) and as its echo. The session knows what it sent: it masks those values wherever they are.
+            QfexTestServer server = StartServer();
+            server.Faults.AuthAnswer = "{\"err\":{\"error_code\":\"PermissionDenied\",\"message\":\"Refused {request:escaped} " +
+                "(signature {signature}, nonce {nonce}, tag n{nonce}n, bearer {jwt}, tail x{jwt}x)\",\"incoming_message\":{request}}}";
+
+            ScriptResult hmac = Run("Connect refused (HMAC)",
+                "Connect-Qfex -Uri $server.Uri -Credential $args[0] -TimeoutSec 5 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors,
+                new PSCredential(PublicKey, Secure(_secret)));
+            ErrorRecord refused = Assert.Single(hmac.AllErrors);
+            Assert.StartsWith("QfexAuthenticationFailed,", refused.FullyQualifiedErrorId);
+            Assert.Contains("PermissionDenied", refused.Exception.Message);
+            // The nonce inside a word is not shaped like one: it is masked because the session knows it sent it.
+            Assert.Contains("tag n***n", refused.Exception.Message);
+            Assert.Contains("\"signature\":\"***\"", refused.Exception.Message);
+
+            ScriptResult jwt = Run("Connect refused (JWT)",
+                "Connect-Qfex -Uri $server.Uri -Jwt $args[0] -TimeoutSec 5 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors,
+                Secure(_jwt));
+            refused = Assert.Single(jwt.AllErrors);
+            Assert.StartsWith("QfexAuthenticationFailed,", refused.FullyQualifiedErrorId);
+            Assert.Contains("bearer ***", refused.Exception.Message);
+            Assert.Contains("tail x***x", refused.Exception.Message);
+            AssertNothingLeaked();
+        }
+
+        [Fact]
+        public void ErrorFramesQuotingTheAuthRequestInAnyEncodingShowNoSecret()
+        {
+            // After a successful auth the exchange sends error frames that quote the request: in the message, as an
+            // object, as a JSON string, as a double-encoded JSON string, and as an object holding both.
+            QfexTestServer server = StartServer();
+            server.Faults.AfterAuth = "[" + string.Join(",",
+                "{\"err\":{\"error_code\":\"AlreadyAuthenticated\",\"message\":\"You sent {request:escaped}; signature={signature}; tag n{nonce}n; jwt=x{jwt}x\",\"incoming_message\":{request}}}",
+                "{\"err\":{\"error_code\":\"InvalidJSONFormat\",\"message\":null,\"incoming_message\":\"{request:escaped}\"}}",
+                "{\"err\":{\"error_code\":\"InvalidJSONFormat\",\"message\":null,\"incoming_message\":\"\\\"{request:escaped2}\\\"\"}}",
+                "{\"err\":{\"error_code\":\"PermissionDenied\",\"message\":null,\"incoming_message\":{\"type\":\"auth\",\"raw\":\"{request:escaped}\",\"raw2\":\"\\\"{request:escaped2}\\\"\"}}}") + "]";
+
+            Run("Connect (HMAC)", "$h = Connect-Qfex -Uri $server.Uri -Credential $args[0]", new PSCredential(PublicKey, Secure(_secret))).ThrowOnError();
+            ScriptResult hmac = Run("Receive (HMAC)", "Receive-QfexFrame -Session $h -Count 4 -TimeoutSec 10 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+            Assert.Equal(new[] { "AlreadyAuthenticated", "InvalidJSONFormat", "InvalidJSONFormat", "PermissionDenied" },
+                hmac.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
+            Assert.Contains("tag n***n", hmac.Errors[0].Exception.Message);
+            Assert.Contains("signature=***", hmac.Errors[0].ErrorDetails.Message);
+
+            Run("Connect (JWT)", "$j = Connect-Qfex -Uri $server.Uri -Jwt $args[0]", Secure(_jwt)).ThrowOnError();
+            ScriptResult jwt = Run("Receive (JWT)", "Receive-QfexFrame -Session $j -Count 4 -TimeoutSec 10 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+            Assert.Equal(4, jwt.Errors.Count);
+            Assert.Contains("jwt=x***x", jwt.Errors[0].Exception.Message);
+
+            // Frames that are not JSON at all, quoting the request raw, escaped once and escaped twice.
+            int i = 0;
+            foreach (string malformed in new[] { "not json: {request}", "not json: {request:escaped} tag n{nonce}n", "not json: \"{request:escaped2}\"" })
+            {
+                server.Faults.AfterAuth = malformed;
+                Run("Connect for a malformed frame " + i, "$m = Connect-Qfex -Uri $server.Uri -Credential $args[0]", new PSCredential(PublicKey, Secure(_secret))).ThrowOnError();
+                ScriptResult result = Run("Receive a malformed frame " + i++, "Receive-QfexFrame -Session $m -Count 1 -TimeoutSec 10 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+                ErrorRecord error = Assert.Single(result.Errors);
+                Assert.StartsWith("QfexMalformedFrame,", error.FullyQualifiedErrorId);
+                Assert.Contains("not json: ", (string)error.TargetObject);
+            }
+            Assert.Contains("tag n***n", ShownTexts());
+            AssertNothingLeaked();
+        }
+
+        [Fact]
+        public void SecretNamedKeysAreMaskedWhateverTheirValueInEchoesTextsAndMalformedFrames()
+        {
+            QfexTestServer server = StartServer();
+            Run("Connect", "$s = Connect-Qfex -Uri $server.Uri -Credential $args[0]", new PSCredential(PublicKey, Secure(_secret))).ThrowOnError();
+            const string Number = "918273645546372819";
+            // An echo that is a JSON string (numbers, an object, an array, a boolean under secret names).
+            server.Push("{\"err\":{\"error_code\":\"InvalidJSONFormat\",\"message\":null,\"incoming_message\":" + System.Text.Json.JsonSerializer.Serialize(
+                "{\"type\":\"auth\",\"params\":{\"token\":" + Number + ",\"password\":{\"v\":\"MARKER-A\"},\"secret\":[\"MARKER-B\",1],\"nonce\":true}}") + "}}");
+            // A message quoting them, and an object echo holding them.
+            server.Push("{\"err\":{\"error_code\":\"PermissionDenied\",\"message\":\"You sent {\\\"token\\\": " + Number + ", \\\"password\\\": [\\\"MARKER-C\\\"]}\"," +
+                "\"incoming_message\":{\"type\":\"x\",\"params\":{\"token\":" + Number + ",\"secret\":{\"x\":\"MARKER-D\"},\"jwt\":[\"MARKER-E\"]}}}}");
+            // A malformed frame (cut off) holding them.
+            server.Push("{\"type\":\"x\",\"signature\": " + Number + ", \"api_secret\": {\"a\":\"MARKER-F\"}, \"jwt\": [\"MARKER-G\"]");
+            ScriptResult result = Run("Receive", "Receive-QfexFrame -Count 3 -TimeoutSec 10 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+            Assert.Equal(3, result.Errors.Count);
+            AssertNowhere(Number, "MARKER-");
+            AssertNothingLeaked();
+        }
+
+        [Fact]
+        public void DebugMasksTheSentRequestBeforeCuttingIt()
+        {
+            // A secret-named value that straddles the 1,000th character of the sent JSON: cut first, it was shown half.
+            StartServer();
+            Run("Connect", "$s = Connect-Qfex -Uri $server.Uri -Credential $args[0]", new PSCredential(PublicKey, Secure(_secret))).ThrowOnError();
+            string token = "Tk" + Hex(20);
+            const string Head = "{\"type\":\"get_user_orders\",\"params\":{\"limit\":1,\"pad\":\"";
+            string pad = new string('p', 990 - Head.Length - "\",\"token\":\"".Length);
+            ScriptResult sent = Run("Send -Debug", "Send-QfexMessage -Session $s -Type get_user_orders -Params ([ordered]@{ limit = 1; pad = $args[0]; token = $args[1] }) -Wait -Debug -ErrorAction Continue -WarningAction Continue", pad, token);
+            string debug = Assert.Single(sent.Debug, d => d.Contains("sent:", StringComparison.Ordinal));
+            Assert.Contains("\"token\":\"***\"", debug);
+            AssertNowhere(token.Substring(0, 8));
+        }
+
+        [Fact]
+        public void WhatIfAndConfirmShowSecretNamedParamsMasked()
+        {
+            // -WhatIf and -Confirm print the request they would send: through the same pass (token and password masked,
+            // control characters removed). A host that records what it is asked to show.
+            var host = new RecordingHost();
+            using Runspace runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
+            runspace.Open();
+            using var ps = System.Management.Automation.PowerShell.Create();
+            ps.Runspace = runspace;
+            string token = "Tk" + Hex(20);
+            string password = "Pw" + Hex(20);
+            ps.AddScript(
+                "Import-Module $args[0] -ErrorAction Stop; $server = Start-QfexTestServer; $s = Connect-Qfex -Uri $server.Uri -Credential $server.Credential; " +
+                "$order = @{ symbol = 'AAPL-USD'; side = 'BUY'; order_type = 'LIMIT'; order_time_in_force = 'GTC'; quantity = 1; price = 200; token = $args[1]; password = @{ value = $args[2] }; note = \"a`e[2Jb\" }; " +
+                "Send-QfexMessage -Session $s -Type add_order -Params $order -WhatIf; " +
+                "Send-QfexMessage -Session $s -Type add_order -Params $order -Confirm; " +
+                "$sent = @($server.Received | Where-Object Type -eq 'add_order').Count; " +
+                "Disconnect-Qfex -Session $s; Stop-QfexTestServer; $sent")
+                .AddArgument(PowerShellHost.ModuleManifest).AddArgument(token).AddArgument(password);
+            var output = ps.Invoke();
+            Assert.False(ps.HadErrors, string.Join("\n", ps.Streams.Error));
+            Assert.Equal(0, (int)output.Last().BaseObject);   // neither was sent: -WhatIf, and "No" to -Confirm
+            string[] asked = host.Lines.Where(l => l.Contains("add_order", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(2, asked.Length);
+            Assert.All(asked, line =>
+            {
+                // PowerShell's own question has line breaks; nothing else may be a control character.
+                Assert.True(!line.Any(c => Qfex.Protocol.Redaction.IsUnsafeCharacter(c) && c != '\n' && c != '\r'), "A control character in: " + line.Replace("\u001b", "<ESC>", StringComparison.Ordinal));
+                Assert.Contains("\"token\":\"***\"", line);
+                Assert.Contains("\"password\":\"***\"", line);
+                Assert.DoesNotContain(token, line);
+                Assert.DoesNotContain(password, line);
+            });
+        }
+
+        [Fact]
+        public void ControlSequencesFromTheServerNeverReachWhatIsShown()
+        {
+            // ESC[2J clears the screen, ESC]0;...BEL sets the window title, 0x9B is CSI on some terminals, U+202E reverses text.
+            const string Hostile = "\u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202etxt.exe";
+            QfexTestServer server = StartServer();
+            Run("Connect", "$s = Connect-Qfex -Uri $server.Uri -Credential $args[0] -NoReconnect", new PSCredential(PublicKey, Secure(_secret))).ThrowOnError();
+            server.Push("{\"err\":{\"error_code\":\"Bad\\u001bCode\",\"message\":" + System.Text.Json.JsonSerializer.Serialize("Retry later " + Hostile) +
+                ",\"incoming_message\":{\"type\":\"x\",\"note\":" + System.Text.Json.JsonSerializer.Serialize(Hostile) + "}}}");
+            server.Push("{\"err\":{\"error_code\":\"ServerError\",\"message\":null,\"incoming_message\":" + System.Text.Json.JsonSerializer.Serialize("echo " + Hostile) + "}}");
+            server.Faults.PushFrame(Encoding.UTF8.GetBytes("not json " + Hostile), QfexTestServerOpcode.Text);
+            ScriptResult received = Run("Receive", "Receive-QfexFrame -Count 3 -TimeoutSec 10 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+            Assert.Equal(3, received.Errors.Count);
+            Assert.Equal("Bad\\u001BCode", received.Errors[0].Exception is QfexServerErrorException e ? e.ErrorCode : null);
+            Assert.Contains("Retry later [2J]0;pwned 31m txt.exe", received.Errors[0].ErrorDetails.Message);
+
+            // A close reason (the server's close frame text) with the same sequences.
+            server.CloseConnections(4000, "\u001b[2J\u001b]0;pwned\u0007 \u202eBye");
+            Wait.Until(() => Run("State", "$s.State").Value() is QfexSessionState.Closed, "the session to close");
+            ScriptResult closed = Run("Closed", "$s.CloseReason; $s; Receive-QfexFrame -Session $s -TimeoutSec 1 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors);
+            Assert.Contains("[2J]0;pwned Bye", (string)closed.Value()!);
+
+            // A server that closes at once with them: Connect-Qfex fails with the reason, cleaned.
+            server.Faults.CloseAfterUpgrade = 4001;
+            server.Faults.CloseAfterUpgradeReason = "\u001b]0;pwned\u0007go away\u001b[2J";
+            ScriptResult refused = Run("Connect closed at once", "Connect-Qfex -Uri $server.Uri -Credential $args[0] -TimeoutSec 5 -ErrorAction Continue -ErrorVariable shown; " + ShowErrors,
+                new PSCredential(PublicKey, Secure(_secret)));
+            Assert.Single(refused.Errors);
+
+            var unsafeText = _scan.Texts.Where(t => t.Text.Any(c => Qfex.Protocol.Redaction.IsUnsafeCharacter(c) && c != '\n' && c != '\t' && c != '\r'))
+                .Select(t => t.Where).Distinct().ToList();
+            Assert.True(unsafeText.Count == 0, "Control characters reached:\n" + string.Join("\n", unsafeText.Take(20)));
+            AssertNothingLeaked();
+        }
+
+        [Fact]
+        public void TheRecorderMasksWithTheSamePassAndTheSessionsOwnNonce()
+        {
+            QfexTestServer server = StartServer();
+            server.Faults.AfterAuth = "{\"err\":{\"error_code\":\"AlreadyAuthenticated\",\"message\":\"tag n{nonce}n, {\\\"token\\\": 918273645546372819}\",\"incoming_message\":null}}";
+            string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "qfex-secrets-" + Hex(8) + ".jsonl");
+            try
+            {
+                Run("Connect -RecordPath", "$r = Connect-Qfex -Uri $server.Uri -Credential $args[0] -RecordPath $args[1]; Receive-QfexFrame -Session $r -Count 1 -TimeoutSec 10 -ErrorAction SilentlyContinue; Disconnect-Qfex -Session $r",
+                    new PSCredential(PublicKey, Secure(_secret)), path).ThrowOnError();
+                string transcript = System.IO.File.ReadAllText(path);
+                Assert.Contains("tag n***n", transcript);
+                Assert.DoesNotContain("918273645546372819", transcript);
+                _scan.Text("transcript", transcript);
+            }
+            finally
+            {
+                System.IO.File.Delete(path);
+            }
+            AssertNowhere(_secret, _jwt);
+        }
+
+        [Theory]
+        [InlineData("{\"signature\":\"S3CR3T-VALUE\"}", "{\"signature\":\"***\"}")]
+        [InlineData("{\"token\": 918273645546372819, \"x\": 1}", "{\"token\": \"***\", \"x\": 1}")]
+        [InlineData("{\"Password\":{\"a\":[\"S3CR3T-VALUE\",{\"b\":\"}\"}]},\"x\":1}", "{\"Password\":\"***\",\"x\":1}")]
+        [InlineData("{\"secret\":[1,2,\"S3CR3T-VALUE\"]}", "{\"secret\":\"***\"}")]
+        [InlineData("{\"nonce\":null,\"jwt\":true}", "{\"nonce\":null,\"jwt\":\"***\"}")]
+        [InlineData("\"{\\\"signature\\\":\\\"S3CR3T-VALUE\\\",\\\"token\\\":12}\"", "\"{\\\"signature\\\":\\\"***\\\",\\\"token\\\":\\\"***\\\"}\"")]
+        [InlineData("\"\\\"{\\\\\\\"jwt\\\\\\\":\\\\\\\"S3CR3T-VALUE\\\\\\\"}\\\"\"", "\"\\\"{\\\\\\\"jwt\\\\\\\":\\\\\\\"***\\\\\\\"}\\\"\"")]
+        [InlineData("{\"signature\":\"S3CR3T-VAL", "{\"signature\":\"***")]
+        [InlineData("{\"api_secret\":{\"a\":\"S3CR3T-VALUE\"", "{\"api_secret\":\"***\"")]
+        [InlineData("{\"note\":\"a \\\"quoted\\\" word\",\"token\":\"a\\\"b\\\\\"}", "{\"note\":\"a \\\"quoted\\\" word\",\"token\":\"***\"}")]
+        public void TheOnePassMasksSecretNamedValuesOfAnyTypeAtAnyEscapeLevel(string text, string expected)
+        {
+            string shown = Qfex.Protocol.Redaction.Clean(text, shape: Qfex.Protocol.TextShape.MultiLine);
+            Assert.Equal(expected, shown);
+            Assert.DoesNotContain("S3CR3T", shown);
+            // Valid JSON stays valid JSON.
+            if (IsJson(text)) Assert.True(IsJson(shown), shown);
+        }
+
+        private static bool IsJson(string text)
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(text);
+                return true;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return false;
+            }
+        }
+
+        [Fact]
+        public void TheOnePassMasksBeforeItCutsAndRemovesControlCharacters()
+        {
+            string secret = "S3CR3T" + Hex(10);
+            string text = new string('x', 990) + "{\"token\":\"" + secret + "\"}";
+            string shown = Qfex.Protocol.Redaction.Clean(text, maxChars: 1000);
+            Assert.Equal(1000, shown.Length);
+            Assert.DoesNotContain("S3CR3T", shown);
+            Assert.Equal("a [2J]0;pwned b", Qfex.Protocol.Redaction.Clean("a \u001b[2J\u001b]0;pwned\u0007 b"));
+            Assert.Equal("line one\nline two", Qfex.Protocol.Redaction.Clean("line one\r\nline two\u0085", shape: Qfex.Protocol.TextShape.MultiLine));
+            Assert.Equal("line one line two", Qfex.Protocol.Redaction.Clean("line one\nline two"));
+            // A JWT and a signature by their shape, wherever they are.
+            Assert.Equal("Bearer ***.", Qfex.Protocol.Redaction.Clean("Bearer " + _jwt + "."));
+            Assert.Equal("sig=*** end", Qfex.Protocol.Redaction.Clean("sig=" + Hex(32) + " end"));
+        }
+
+        /// <summary>A host that records what PowerShell shows through it (-WhatIf lines, -Confirm questions) and answers No.</summary>
+        private sealed class RecordingHost : System.Management.Automation.Host.PSHost
+        {
+            private readonly RecordingUserInterface _ui = new RecordingUserInterface();
+
+            internal List<string> Lines => _ui.Lines;
+
+            public override CultureInfo CurrentCulture => CultureInfo.InvariantCulture;
+            public override CultureInfo CurrentUICulture => CultureInfo.InvariantCulture;
+            public override Guid InstanceId { get; } = Guid.NewGuid();
+            public override string Name => "QfexRecordingHost";
+            public override System.Management.Automation.Host.PSHostUserInterface UI => _ui;
+            public override Version Version => new Version(1, 0);
+            public override void EnterNestedPrompt() => throw new NotSupportedException();
+            public override void ExitNestedPrompt() => throw new NotSupportedException();
+            public override void NotifyBeginApplication() { }
+            public override void NotifyEndApplication() { }
+            public override void SetShouldExit(int exitCode) { }
+        }
+
+        private sealed class RecordingUserInterface : System.Management.Automation.Host.PSHostUserInterface
+        {
+            internal List<string> Lines { get; } = new List<string>();
+
+            public override System.Management.Automation.Host.PSHostRawUserInterface? RawUI => null;
+
+            public override Dictionary<string, PSObject> Prompt(string caption, string message, System.Collections.ObjectModel.Collection<System.Management.Automation.Host.FieldDescription> descriptions) =>
+                throw new NotSupportedException();
+
+            public override int PromptForChoice(string caption, string message, System.Collections.ObjectModel.Collection<System.Management.Automation.Host.ChoiceDescription> choices, int defaultChoice)
+            {
+                Lines.Add(caption + ": " + message);
+                int no = choices.ToList().FindIndex(c => c.Label.Replace("&", "", StringComparison.Ordinal) == "No");
+                return no >= 0 ? no : defaultChoice;
+            }
+
+            public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName) => throw new NotSupportedException();
+            public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName, PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) =>
+                throw new NotSupportedException();
+            public override string ReadLine() => string.Empty;
+            public override SecureString ReadLineAsSecureString() => new SecureString();
+            public override void Write(string value) => Lines.Add(value);
+            public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Lines.Add(value);
+            public override void WriteDebugLine(string message) => Lines.Add(message);
+            public override void WriteErrorLine(string value) => Lines.Add(value);
+            public override void WriteLine(string value) => Lines.Add(value);
+            public override void WriteProgress(long sourceId, ProgressRecord record) { }
+            public override void WriteVerboseLine(string message) => Lines.Add(message);
+            public override void WriteWarningLine(string message) => Lines.Add(message);
         }
 
         private static IEnumerable<QfexSession> SessionsIn(PowerShellHost ps) =>

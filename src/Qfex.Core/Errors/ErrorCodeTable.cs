@@ -321,7 +321,8 @@ namespace Qfex.Errors
         internal static ErrorCodeInfo ForOrderStatus(string status) =>
             ByCode.TryGetValue(status, out ErrorCodeInfo? row) && row.Source == CodeSource.OrderStatus ? row : UnknownRejection(status);
 
-        private static ErrorCodeInfo UnknownRejection(string status) => new ErrorCodeInfo(status, CodeSource.OrderStatus, ErrorCategory.NotSpecified,
+        // An unknown status is the exchange's text, and it becomes an ErrorId: shown as every code is (Redaction, Identifier).
+        private static ErrorCodeInfo UnknownRejection(string status) => new ErrorCodeInfo(Qfex.Protocol.Redaction.Clean(status, shape: Qfex.Protocol.TextShape.Identifier), CodeSource.OrderStatus, ErrorCategory.NotSpecified,
             (r, c) => new QfexOrderRejectedException(r, c), typeof(QfexOrderRejectedException).FullName!, false, QfexErrorAction.ReviewOrder,
             "An order status this version of Qfex does not know; it is not one of the accepting statuses.",
             "Check the order's state with get_user_orders before placing it again.");

@@ -47,9 +47,9 @@ namespace Qfex.Errors
             {
                 var exception = new QfexMalformedFrameException(frame.Malformed == MalformedKind.TooLarge ? ErrorIds.FrameTooLarge : ErrorIds.MalformedFrame,
                     $"Frame {frame.Sequence} on session {frame.SessionId}: {frame.MalformedReason}", frame.Sequence);
-                // Masked before it is cut: a value cut in half would no longer look like "name": "value".
-                string raw = Redaction.RedactText(frame.Raw);
-                return For(exception, raw.Length > FrameReader.MaxTargetChars ? raw.Substring(0, FrameReader.MaxTargetChars) : raw);
+                // The one redaction pass, with the session's secrets, masks before it cuts: a value cut in half would no
+                // longer look like "name": "value".
+                return For(exception, Redaction.Clean(frame.Raw, frame.Secrets, TextShape.MultiLine, FrameReader.MaxTargetChars));
             }
             return null;
         }

@@ -15,12 +15,14 @@ namespace Qfex
 
     /// <summary>
     /// Base of everything the module throws or writes: <c>catch [Qfex.QfexException]</c> catches it all.
-    /// <see cref="ErrorId"/> and <see cref="Category"/> become the ErrorRecord's id and category.
+    /// <see cref="ErrorId"/> and <see cref="Category"/> become the ErrorRecord's id and category. Its message goes
+    /// through the module's one redaction pass (secrets masked, control characters removed): it often quotes a
+    /// server's or a user's text.
     /// </summary>
     public class QfexException : Exception
     {
         public QfexException(string errorId, ErrorCategory category, string message, Exception? innerException = null)
-            : base(message, innerException)
+            : base(Qfex.Protocol.Redaction.Clean(message, shape: Qfex.Protocol.TextShape.MultiLine), innerException)
         {
             ErrorId = errorId;
             Category = category;

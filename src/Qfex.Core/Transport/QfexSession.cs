@@ -42,7 +42,8 @@ namespace Qfex
             _options = options;
             Id = Interlocked.Increment(ref s_lastId);
             Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime, options.BufferBytes,
-                cancelOnDisconnect: options.CancelOnDisconnect && options.Endpoint == QfexEndpoint.Trade);
+                cancelOnDisconnect: options.CancelOnDisconnect && options.Endpoint == QfexEndpoint.Trade,
+                secrets: new Protocol.SessionSecrets(options.Credentials?.Secret, options.Credentials?.Jwt));
             Supervisor = new SessionSupervisor(Core, options, open == null
                 ? (setup, token) => SocketLink.OpenAsync(Core, options, setup, token)
                 : (setup, token) => open(Core, setup, token));

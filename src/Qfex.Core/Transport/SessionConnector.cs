@@ -59,7 +59,7 @@ namespace Qfex.Transport
         {
             try
             {
-                session.Core.Recorder = SessionRecorder.Open(options.RecordPath!, session.Id, options);
+                session.Core.Recorder = SessionRecorder.Open(options.RecordPath!, session.Id, options, secrets: session.Core.Secrets);
                 log($"Recording the session to {options.RecordPath} (JSON Lines, secrets masked).");
             }
             catch (Exception e) when (e is System.IO.IOException || e is UnauthorizedAccessException || e is NotSupportedException

@@ -50,8 +50,9 @@ namespace Qfex.Transport
         private int _reconnects;
 
         internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow, long bufferBytes = FrameBuffer.DefaultByteBudget,
-            bool cancelOnDisconnect = false)
+            bool cancelOnDisconnect = false, SessionSecrets? secrets = null)
         {
+            Secrets = secrets ?? new SessionSecrets();
             Id = id;
             Uri = uri;
             Endpoint = endpoint;
@@ -66,6 +67,9 @@ namespace Qfex.Transport
         internal QfexEndpoint Endpoint { get; }
         internal FrameBuffer Buffer { get; }
         internal SubscriptionTracker Subscriptions { get; }
+
+        /// <summary>What the session must never show (its secret key, JWT, and its last auth's nonce and signature): every text from the server is masked with it.</summary>
+        internal SessionSecrets Secrets { get; }
 
         /// <summary>Whether cancel-on-disconnect is on (Connect-Qfex or Send-QfexMessage): a reconnect turns it on again.</summary>
         internal CancelOnDisconnectState CancelOnDisconnect { get; }
@@ -205,7 +209,7 @@ namespace Qfex.Transport
                 if (_state == QfexSessionState.Closed) return false;
                 _state = QfexSessionState.Closed;
                 _authenticated = false;
-                _closeReason = reason;
+                _closeReason = Redaction.Clean(reason, Secrets);
                 failed = DecideAllLocked(reason, reconnecting: false);
             }
             Claims.FailAll(_ => ClosedException(reason));
@@ -213,7 +217,18 @@ namespace Qfex.Transport
             // Anything else that waits for an answer (never admitted through a ticket) fails too.
             Answers.FailAll(_ => ClosedException(reason));
             Buffer.Complete();
-            Recorder?.Complete(reason, FramesReceived);
+            // The last auth's nonce and signature are needed no longer once no connection can echo them and the
+            // recorder has masked its last lines.
+            SessionRecorder? recorder = Recorder;
+            if (recorder == null)
+            {
+                Secrets.Forget();
+            }
+            else
+            {
+                recorder.Complete(reason, FramesReceived);
+                recorder.Completion.ContinueWith(_ => Secrets.Forget(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
             return true;
         }
 
@@ -539,6 +554,7 @@ namespace Qfex.Transport
         private QfexFrame Number(FrameContent content, DateTime receivedAt)
         {
             QfexFrame frame = content.ToFrame(Interlocked.Increment(ref _sequence), receivedAt, Id);
+            if (content.Malformed != MalformedKind.None) frame.Secrets = Secrets;
             Subscriptions.Track(frame);
             CancelOnDisconnect.Track(frame);
             Orders.Track(frame);

@@ -29,9 +29,13 @@ namespace Qfex.Transport
         internal static QfexCredentials Hmac(string publicKey, SecureString secret) => new QfexCredentials(publicKey, secret.Copy(), null);
         internal static QfexCredentials FromJwt(SecureString jwt) => new QfexCredentials(null, null, jwt.Copy());
 
-        /// <summary>A fresh auth request (new nonce and timestamp every call). It carries the signature: send it, never log it.</summary>
-        internal string BuildAuthMessage(Guid? accountId) =>
-            Jwt != null ? HmacAuth.BuildJwtMessage(Jwt, accountId) : HmacAuth.BuildHmacMessage(PublicKey!, Secret!, accountId, DateTimeOffset.UtcNow);
+        /// <summary>
+        /// A fresh auth request (new nonce and timestamp every call). It carries the signature: send it, never log it.
+        /// <paramref name="secrets"/> keeps its nonce and signature (until the next request or the session's close) to mask them.
+        /// </summary>
+        internal string BuildAuthMessage(Guid? accountId, SessionSecrets? secrets = null) =>
+            Jwt != null ? HmacAuth.BuildJwtMessage(Jwt, accountId)
+            : HmacAuth.BuildHmacMessage(PublicKey!, Secret!, accountId, DateTimeOffset.UtcNow, secrets == null ? null : secrets.Sent);
 
         public override string ToString() => Jwt != null ? "JWT credentials" : $"HMAC credentials for {PublicKey}";
     }

@@ -2,8 +2,6 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.InteropServices;
-using System.Security;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -100,8 +98,7 @@ namespace Qfex.Transport
         private readonly FileStream _file;
         private readonly DateTime _startedAt;
         private readonly int _capacity;
-        private readonly SecureString? _secret;
-        private readonly SecureString? _jwt;
+        private readonly SessionSecrets _secrets;
         private readonly string? _publicKey;
         private readonly Task _writer;
         private int _count;
@@ -112,14 +109,13 @@ namespace Qfex.Transport
         private string? _problem;
         private int _problemReported;
 
-        private SessionRecorder(string path, FileStream file, SessionOptions options, int capacity)
+        private SessionRecorder(string path, FileStream file, SessionOptions options, int capacity, SessionSecrets? secrets)
         {
             Path = path;
             _file = file;
             _capacity = capacity;
             _startedAt = DateTime.UtcNow;
-            _secret = options.Credentials?.Secret;
-            _jwt = options.Credentials?.Jwt;
+            _secrets = secrets ?? new SessionSecrets(options.Credentials?.Secret, options.Credentials?.Jwt);
             _publicKey = options.Credentials?.PublicKey;
             _writer = Task.Run(WriteLoopAsync);
         }
@@ -135,12 +131,13 @@ namespace Qfex.Transport
 
         /// <summary>
         /// Creates (or replaces) the file and writes the start line. Throws IOException, UnauthorizedAccessException
-        /// and the like when the file cannot be written; nothing has connected yet then.
+        /// and the like when the file cannot be written; nothing has connected yet then. <paramref name="secrets"/>: the
+        /// session's, which the lines are masked with (its last auth's nonce and signature too); by default the credentials' alone.
         /// </summary>
-        internal static SessionRecorder Open(string path, int sessionId, SessionOptions options, int capacity = DefaultCapacity)
+        internal static SessionRecorder Open(string path, int sessionId, SessionOptions options, int capacity = DefaultCapacity, SessionSecrets? secrets = null)
         {
             var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.None);
-            var recorder = new SessionRecorder(path, file, options, capacity);
+            var recorder = new SessionRecorder(path, file, options, capacity, secrets);
             string moduleVersion = typeof(SessionRecorder).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
             var fields = new List<Field>
             {
@@ -245,7 +242,7 @@ namespace Qfex.Transport
                     await _signal.WaitAsync().ConfigureAwait(false);
                     Volatile.Write(ref _signaled, 0);
                     bool completing = Volatile.Read(ref _completing) != 0;
-                    List<char[]>? literals = null;
+                    SecretLiterals? literals = null;
                     try
                     {
                         while (_queue.TryDequeue(out Entry entry))
@@ -267,8 +264,7 @@ namespace Qfex.Transport
                     }
                     finally
                     {
-                        if (literals != null)
-                            foreach (char[] literal in literals) Array.Clear(literal, 0, literal.Length);
+                        literals?.Dispose();
                     }
                     if (failed)
                     {
@@ -331,7 +327,7 @@ namespace Qfex.Transport
 
         private double Offset(DateTime at) => Math.Max(0, (at - _startedAt).TotalMilliseconds);
 
-        private string Format(in Entry entry, List<char[]> literals)
+        private string Format(in Entry entry, SecretLiterals literals)
         {
             double offset = Offset(entry.At);
             switch (entry.Kind)
@@ -340,24 +336,24 @@ namespace Qfex.Transport
                 {
                     string raw = entry.Raw;
                     string? type = Transcript.RequestType(raw);
-                    string text = Transcript.MaskSecrets(raw, literals);
+                    string text = Redaction.Clean(raw, literals, TextShape.Transcript);
                     string role = entry.Tag!;
                     return Transcript.Line(Transcript.KindFrame, offset, w =>
                     {
                         w.WriteString("dir", Transcript.DirSent);
                         w.WriteString("role", role);
-                        if (type != null) w.WriteString("type", Transcript.MaskSecrets(type, literals));
+                        if (type != null) w.WriteString("type", Redaction.Clean(type, literals, TextShape.Transcript));
                         w.WriteString("text", text);
                     });
                 }
                 case EntryKind.Received:
                 case EntryKind.Claimed:
                 {
-                    string text = Transcript.MaskSecrets(entry.Raw, literals);
-                    string type = Transcript.MaskSecrets(entry.Tag ?? string.Empty, literals);
+                    string text = Redaction.Clean(entry.Raw, literals, TextShape.Transcript);
+                    string type = Redaction.Clean(entry.Tag ?? string.Empty, literals, TextShape.Transcript);
                     bool claimed = entry.Kind == EntryKind.Claimed;
                     long seq = entry.Seq;
-                    string? extra = entry.Extra == null ? null : Transcript.MaskSecrets(entry.Extra, literals);
+                    string? extra = entry.Extra == null ? null : Redaction.Clean(entry.Extra, literals, TextShape.Transcript);
                     return Transcript.Line(Transcript.KindFrame, offset, w =>
                     {
                         w.WriteString("dir", Transcript.DirReceived);
@@ -375,8 +371,8 @@ namespace Qfex.Transport
                     // Events carry reasons and URIs: masked like frames (an exception message never holds a
                     // secret, but a URI holds the api_key).
                     Field[] fields = entry.Fields ?? Array.Empty<Field>();
-                    List<char[]> secrets = literals;
-                    Func<string, string> mask = text => Transcript.MaskSecrets(text, secrets);
+                    SecretLiterals secrets = literals;
+                    Func<string, string> mask = text => Redaction.Clean(text, secrets, TextShape.Transcript);
                     return Transcript.Line(entry.Tag!, offset, w =>
                     {
                         foreach (Field field in fields) field.Write(w, mask);
@@ -386,60 +382,9 @@ namespace Qfex.Transport
         }
 
         /// <summary>
-        /// The session's own secrets as text, for this batch only (zeroed after it): the secret key, the JWT and
-        /// its signature part, and the public key (the api_key value).
+        /// The session's own secrets as text, for this batch only (zeroed after it): the secret key, the JWT and its
+        /// signature part, the last auth's nonce and signature, and the public key (the api_key value).
         /// </summary>
-        private List<char[]> Literals()
-        {
-            var literals = new List<char[]>(4);
-            try
-            {
-                AddSecrets(literals);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The credentials are gone with the session; what was written so far was masked.
-            }
-            if (!string.IsNullOrEmpty(_publicKey)) literals.Add(_publicKey!.ToCharArray());
-            // Longest first: a literal inside another is masked with it.
-            literals.Sort((a, b) => b.Length.CompareTo(a.Length));
-            return literals;
-        }
-
-        private void AddSecrets(List<char[]> literals)
-        {
-            if (_secret != null && _secret.Length > 0) literals.Add(Chars(_secret));
-            if (_jwt != null && _jwt.Length > 0)
-            {
-                char[] jwt = Chars(_jwt);
-                int dot = Array.LastIndexOf(jwt, '.');
-                if (dot > 0 && dot < jwt.Length - 1)
-                {
-                    var signature = new char[jwt.Length - dot - 1];
-                    Array.Copy(jwt, dot + 1, signature, 0, signature.Length);
-                    literals.Add(jwt);
-                    literals.Add(signature);
-                }
-                else
-                {
-                    literals.Add(jwt);
-                }
-            }
-        }
-
-        private static char[] Chars(SecureString secure)
-        {
-            IntPtr ptr = Marshal.SecureStringToGlobalAllocUnicode(secure);
-            try
-            {
-                var chars = new char[secure.Length];
-                Marshal.Copy(ptr, chars, 0, chars.Length);
-                return chars;
-            }
-            finally
-            {
-                Marshal.ZeroFreeGlobalAllocUnicode(ptr);
-            }
-        }
+        private SecretLiterals Literals() => _secrets.Open(_publicKey);
     }
 }

@@ -263,7 +263,7 @@ namespace Qfex.Transport
                 _setup.Log(credentials.Jwt != null
                     ? "Authenticating with a JWT."
                     : $"Authenticating with HMAC for public key {credentials.PublicKey}" + (_options.AccountId.HasValue ? $", account {_options.AccountId}." : "."));
-                await SendControlAsync(credentials.BuildAuthMessage(_options.AccountId), timeoutToken).ConfigureAwait(false);
+                await SendControlAsync(credentials.BuildAuthMessage(_options.AccountId, _core.Secrets), timeoutToken).ConfigureAwait(false);
 
                 FrameContent frame = await answer.Task.WaitAsync(timeoutToken).ConfigureAwait(false);
                 if (frame.Error != null)
@@ -558,7 +558,9 @@ namespace Qfex.Transport
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         await AnswerCloseAsync().ConfigureAwait(false);
-                        closeReason = $"The server closed the connection ({(int?)_socket.CloseStatus} {_socket.CloseStatus}{(string.IsNullOrEmpty(_socket.CloseStatusDescription) ? "" : ": " + _socket.CloseStatusDescription)}).";
+                        // The description is the server's text: shown only through the redaction pass (no control characters).
+                        string? description = _socket.CloseStatusDescription;
+                        closeReason = $"The server closed the connection ({(int?)_socket.CloseStatus} {_socket.CloseStatus}{(string.IsNullOrEmpty(description) ? "" : ": " + Redaction.Clean(description, _core.Secrets))}).";
                         break;
                     }
 
@@ -572,7 +574,7 @@ namespace Qfex.Transport
                     else if (result.MessageType == WebSocketMessageType.Binary)
                         contents.Add(FrameReader.ReadBinary(new ReadOnlySpan<byte>(buffer, 0, count)));
                     else
-                        FrameReader.ReadText(new ReadOnlySpan<byte>(buffer, 0, count), contents);
+                        FrameReader.ReadText(new ReadOnlySpan<byte>(buffer, 0, count), contents, _core.Secrets);
                     count = 0;
                     oversized = false;
 
@@ -617,6 +619,8 @@ namespace Qfex.Transport
                 ArrayPool<byte>.Shared.Return(buffer);
                 _socket.Dispose();
                 _invoker?.Dispose();
+                // Whatever it was built from (an exception's message, the server's close text), it is shown as CloseReason.
+                closeReason = Redaction.Clean(closeReason, _core.Secrets);
                 EndReason = closeReason;
                 _core.Recorder?.Lost(Generation, closeReason);
                 _setup.Ended(this, closeReason);

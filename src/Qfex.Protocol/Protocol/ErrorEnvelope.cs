@@ -41,8 +41,13 @@ namespace Qfex.Protocol
         internal static bool IsFlatErrorType(string? type) =>
             string.Equals(type, "error", StringComparison.OrdinalIgnoreCase) || string.Equals(type, "err", StringComparison.OrdinalIgnoreCase);
 
-        /// <summary>Reads an error frame; returns null with a reason when it has no string error_code.</summary>
-        internal static ErrorEnvelope? TryRead(JsonElement root, out string? malformedReason)
+        /// <summary>
+        /// Reads an error frame; returns null with a reason when it has no string error_code. Everything kept goes
+        /// through the one redaction pass, with the session's own secrets when <paramref name="secrets"/> is given:
+        /// the code and message (control characters removed), the echo (secret-named keys masked whatever their
+        /// value, every string cleaned, JSON inside strings masked at any escape level).
+        /// </summary>
+        internal static ErrorEnvelope? TryRead(JsonElement root, out string? malformedReason, SessionSecrets? secrets = null)
         {
             JsonElement body = root;
             if (root.TryGetProperty("err", out JsonElement err))
@@ -62,32 +67,34 @@ namespace Qfex.Protocol
                 return null;
             }
 
+            using SecretLiterals? literals = secrets?.Open();
             string? message = null;
             if (body.TryGetProperty("message", out JsonElement m))
                 message = m.ValueKind == JsonValueKind.String ? PSJson.StringValue(m)
                     : m.ValueKind == JsonValueKind.Null ? null
                     : m.GetRawText();
+            if (message != null) message = Redaction.Clean(message, literals, TextShape.MultiLine);
 
             object? incoming = null;
             string? incomingType = null;
             if (body.TryGetProperty("incoming_message", out JsonElement i) && i.ValueKind != JsonValueKind.Null)
             {
                 // Secrets are masked while the object is built (an echoed auth request), no second walk.
-                incoming = PSJson.ToPSValue(i, redact: true);
-                if (incoming is string text) incoming = Redaction.RedactText(text);
-                incomingType = PSJson.GetString(i, "type");
+                incoming = PSJson.ToPSValue(i, redact: true, literals);
+                if (incoming is string text) incoming = Redaction.Clean(text, literals, TextShape.MultiLine);
+                incomingType = PSJson.GetString(i, "type") is string type ? Redaction.Clean(type, literals, TextShape.Line) : null;
             }
 
             malformedReason = null;
-            return new ErrorEnvelope(PSJson.StringValue(codeElement), message, incoming, incomingType);
+            return new ErrorEnvelope(Redaction.Clean(PSJson.StringValue(codeElement), literals, TextShape.Identifier), message, incoming, incomingType);
         }
 
-        /// <summary>For New-QfexErrorRecord: an envelope built from parts.</summary>
+        /// <summary>For New-QfexErrorRecord: an envelope built from parts, through the same redaction pass as a received one.</summary>
         internal static ErrorEnvelope Create(string code, string? message, object? incoming)
         {
             object? redacted = Redaction.Redact(incoming);
             string? type = (redacted as System.Management.Automation.PSObject)?.Properties["type"]?.Value as string;
-            return new ErrorEnvelope(code, message, redacted, type);
+            return new ErrorEnvelope(Redaction.Clean(code, shape: TextShape.Identifier), message == null ? null : Redaction.Clean(message, shape: TextShape.MultiLine), redacted, type);
         }
     }
 }

@@ -75,7 +75,11 @@ namespace Qfex.Protocol
         private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         private static readonly UTF8Encoding LenientUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: false);
 
-        internal static void ReadText(ReadOnlySpan<byte> utf8, List<FrameContent> into)
+        /// <summary>
+        /// Reads one received text message into frames. <paramref name="secrets"/>: the session's own secrets, masked
+        /// in an error frame's code, message and echo as they are read (see ErrorEnvelope.TryRead).
+        /// </summary>
+        internal static void ReadText(ReadOnlySpan<byte> utf8, List<FrameContent> into, SessionSecrets? secrets = null)
         {
             // Validated without allocating (the WebSocket layer has usually checked already).
             if (!IsValidUtf8(utf8))
@@ -107,7 +111,7 @@ namespace Qfex.Protocol
                     if (hasErr || ErrorEnvelope.IsFlatErrorType(typeValue))
                     {
                         using JsonDocument doc = JsonDocument.Parse(bytes, PSJson.DocumentOptions);
-                        into.Add(FromElement(doc.RootElement, bytes, null));
+                        into.Add(FromElement(doc.RootElement, bytes, null, secrets));
                         return;
                     }
                     into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", bytes, null, null, null));
@@ -126,7 +130,7 @@ namespace Qfex.Protocol
                             into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is an array whose items are not all JSON objects."));
                             return;
                         }
-                        into.Add(FromElement(item, null, item.GetRawText()));
+                        into.Add(FromElement(item, null, item.GetRawText(), secrets));
                     }
                     if (into.Count == before)
                         into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame is an empty array."));
@@ -267,11 +271,11 @@ namespace Qfex.Protocol
         }
 
         /// <summary>A frame from one parsed object; its text is <paramref name="utf8"/> or <paramref name="text"/>.</summary>
-        private static FrameContent FromElement(JsonElement element, byte[]? utf8, string? text)
+        private static FrameContent FromElement(JsonElement element, byte[]? utf8, string? text, SessionSecrets? secrets)
         {
             if (ErrorEnvelope.IsErrorShape(element))
             {
-                ErrorEnvelope? envelope = ErrorEnvelope.TryRead(element, out string? reason);
+                ErrorEnvelope? envelope = ErrorEnvelope.TryRead(element, out string? reason, secrets);
                 return envelope != null
                     ? new FrameContent(ErrorType, utf8, text, envelope, null)
                     : Malformed(text ?? Decode(LenientUtf8, utf8), reason!);

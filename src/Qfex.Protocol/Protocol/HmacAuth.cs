@@ -39,12 +39,16 @@ namespace Qfex.Protocol
             }
         }
 
-        /// <summary>The JSON auth request. It carries the signature: send it, never log or keep it.</summary>
-        internal static string BuildHmacMessage(string publicKey, SecureString secret, Guid? accountId, DateTimeOffset now)
+        /// <summary>
+        /// The JSON auth request. It carries the signature: send it, never log or keep it. <paramref name="sent"/> hears
+        /// the nonce and signature it carries (the session keeps them, unprintable, to mask them wherever they come back).
+        /// </summary>
+        internal static string BuildHmacMessage(string publicKey, SecureString secret, Guid? accountId, DateTimeOffset now, Action<string, string>? sent = null)
         {
             string nonce = NewNonce();
             long ts = UnixSeconds(now);
             string signature = Sign(secret, nonce, ts);
+            sent?.Invoke(nonce, signature);
             return Write(w =>
             {
                 w.WriteStartObject("hmac");

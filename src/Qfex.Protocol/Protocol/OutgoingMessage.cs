@@ -8,18 +8,32 @@ using System.Text.Json;
 
 namespace Qfex.Protocol
 {
-    /// <summary>
-    /// A request ready to send: validated against the catalog, with a client_order_id on every order
-    /// that lacks one (so its answer can be matched), serialised once.
-    /// </summary>
     /// <summary>A request refused before sending (nothing was sent); the cmdlets report it as QfexInvalidMessage.</summary>
     internal sealed class InvalidMessageException : Exception
     {
-        internal InvalidMessageException(string message, Exception? inner = null) : base(message, inner) { }
+        internal InvalidMessageException(string message, Exception? inner = null) : base(Redaction.Clean(message, shape: TextShape.MultiLine), inner) { }
     }
 
+    /// <summary>
+    /// A request ready to send: validated against the catalog, with a client_order_id on every order
+    /// that lacks one (so its answer can be matched), serialised once, at most <see cref="MaxBytes"/> long.
+    /// </summary>
     internal sealed class OutgoingMessage : IDisposable
     {
+        /// <summary>
+        /// The largest request Send-QfexMessage sends: 256 KiB of UTF-8 JSON, far more than any request of the
+        /// exchange's needs and well under what a WebSocket server accepts in one message (the fake exchange: 1 MiB).
+        /// A larger one is refused (QfexInvalidMessage, nothing sent): sent, the server would close the connection
+        /// (1009, message too big) and the request would be lost with it.
+        /// </summary>
+        internal const int MaxBytes = 256 * 1024;
+
+        /// <summary>How much of a sent request -Debug shows (after its secrets are masked).</summary>
+        internal const int DebugChars = 1000;
+
+        /// <summary>How much of a request's params -WhatIf and -Confirm show (after its secrets are masked).</summary>
+        internal const int DescribeChars = 300;
+
         private readonly JsonDocument _document;
 
         private OutgoingMessage(string type, string json, JsonDocument document, QfexEndpoint endpoint, string? typedAs)
@@ -59,14 +73,25 @@ namespace Qfex.Protocol
             object? unwrapped = message is PSObject pso && pso.BaseObject is not PSCustomObject ? pso.BaseObject : message;
             if (unwrapped is string text)
             {
+                // A lone surrogate cannot be read as JSON text (nor sent as UTF-8); an escaped one (\ud800) is valid JSON
+                // that no string can hold: both are refused, saying where, never turned into U+FFFD or kept as "\ud800".
+                int lone = PSJson.IndexOfLoneSurrogate(text);
+                if (lone >= 0)
+                    throw new InvalidMessageException("Not sent: -Message " + PSJson.LoneSurrogateProblem(text, lone) + ".");
+                JsonDocument doc;
                 try
                 {
-                    using JsonDocument doc = JsonDocument.Parse(text);
-                    return Create(PSJson.ToPSValue(doc.RootElement), endpoint);
+                    doc = JsonDocument.Parse(text);
                 }
                 catch (JsonException e)
                 {
                     throw new InvalidMessageException("-Message is not valid JSON: " + e.Message, e);
+                }
+                using (doc)
+                {
+                    if (LoneSurrogateEscape(doc.RootElement, string.Empty) is string at)
+                        throw new InvalidMessageException($"Not sent: -Message has a lone surrogate escape (\\uD800-\\uDFFF without its pair) in {(at.Length == 0 ? "its value" : at)}: UTF-8 cannot carry it (a string holding it would arrive as U+FFFD, the replacement character); remove it or complete the pair.");
+                    return Create(PSJson.ToPSValue(doc.RootElement), endpoint);
                 }
             }
             return Create(NormalizeKeys(unwrapped), endpoint);
@@ -101,16 +126,62 @@ namespace Qfex.Protocol
             : string.Equals(key, "params", StringComparison.OrdinalIgnoreCase) ? "params"
             : key;
 
+        /// <summary>Where a string or key of the document holds an escaped lone surrogate (params.note, params['a b']), or null.</summary>
+        private static string? LoneSurrogateEscape(JsonElement element, string path)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    try
+                    {
+                        element.GetString();
+                        return null;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return path;
+                    }
+                case JsonValueKind.Object:
+                    foreach (JsonProperty property in element.EnumerateObject())
+                    {
+                        string name;
+                        try
+                        {
+                            name = property.Name;
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            return (path.Length == 0 ? "a key" : "a key of " + path);
+                        }
+                        string inner = path + PSJson.PathSegment(name);
+                        if (LoneSurrogateEscape(property.Value, inner.TrimStart('.')) is string found) return found;
+                    }
+                    return null;
+                case JsonValueKind.Array:
+                    int i = 0;
+                    foreach (JsonElement item in element.EnumerateArray())
+                        if (LoneSurrogateEscape(item, path + "[" + (i++).ToString(System.Globalization.CultureInfo.InvariantCulture) + "]") is string found) return found;
+                    return null;
+                default:
+                    return null;
+            }
+        }
+
         private static OutgoingMessage Create(object? message, QfexEndpoint endpoint)
         {
             string json;
             try
             {
-                json = PSJson.Serialize(message);
+                json = PSJson.Serialize(message, MaxBytes);
+            }
+            catch (JsonTooLargeException)
+            {
+                throw TooLarge(null);
             }
             catch (ArgumentException e)
             {
-                throw new InvalidMessageException("The message cannot be sent as JSON: " + e.Message, e);
+                // Never the engine's exception (a getter that threw): the message names where the value is and what it is.
+                throw new InvalidMessageException("Not sent: " + e.Message + ".");
             }
 
             JsonDocument doc = JsonDocument.Parse(json);
@@ -157,8 +228,21 @@ namespace Qfex.Protocol
                 doc.Dispose();
                 doc = JsonDocument.Parse(json);
             }
+            int bytes = Encoding.UTF8.GetByteCount(json);
+            if (bytes > MaxBytes)
+            {
+                doc.Dispose();
+                throw TooLarge(bytes);
+            }
             return new OutgoingMessage(type!, json, doc, endpoint, typedAs);
         }
+
+        private static InvalidMessageException TooLarge(int? bytes) =>
+            new InvalidMessageException(string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "Not sent: the request is {0} bytes as JSON; Send-QfexMessage sends at most {1:N0} bytes (256 KiB) in one request. " +
+                "Split it into smaller requests (fewer orders or ids per request).",
+                bytes.HasValue ? bytes.Value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "more than " + MaxBytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                MaxBytes));
 
         /// <summary>The message in its endpoint's shape with the canonical type, or null when it already is.</summary>
         private static string? Reshape(JsonElement root, string type, QfexEndpoint endpoint)
@@ -246,13 +330,18 @@ namespace Qfex.Protocol
             return Encoding.UTF8.GetString(stream.ToArray());
         }
 
-        /// <summary>For -WhatIf/-Confirm: "add_order {"symbol":...}" cut to a readable length.</summary>
-        internal string Describe()
+        /// <summary>
+        /// For -WhatIf/-Confirm: "add_order {"symbol":...}", through the one redaction pass (secret-named params such
+        /// as token or password masked whatever their value, control characters removed), then cut to a readable length.
+        /// </summary>
+        internal string Describe(SessionSecrets? secrets = null)
         {
             string p = Params.ValueKind == JsonValueKind.Undefined ? "{}" : Params.GetRawText();
-            if (p.Length > 300) p = p.Substring(0, 300) + "...";
-            return $"{Type} {p}";
+            return Redaction.Clean(Type + " " + p, secrets, TextShape.Line, Type.Length + 1 + DescribeChars);
         }
+
+        /// <summary>For -Debug: the request as sent, masked first and only then cut (a secret cut in half would no longer look like one).</summary>
+        internal string DescribeSent(SessionSecrets? secrets = null) => Redaction.Clean(Json, secrets, TextShape.Line, DebugChars);
 
         /// <summary>The message as PowerShell sees it (-PassThru, an error's TargetObject); secrets redacted.</summary>
         internal PSObject ToPSObject() => (PSObject)Redaction.Redact(PSJson.ToPSValue(_document.RootElement))!;

@@ -72,6 +72,12 @@ namespace Qfex
         /// <summary>Set for error frames: the parsed envelope the ErrorRecord is built from.</summary>
         internal Qfex.Protocol.ErrorEnvelope? Error { get; set; }
 
+        /// <summary>
+        /// For a malformed frame: the secrets of the session it arrived on, masked in its text when the frame becomes an
+        /// ErrorRecord (only then: a flood of malformed frames costs the receive loop nothing more).
+        /// </summary>
+        internal Qfex.Protocol.SessionSecrets? Secrets { get; set; }
+
         /// <summary>Set for frames that could not be read as a JSON object: why.</summary>
         internal string? MalformedReason { get; set; }
 

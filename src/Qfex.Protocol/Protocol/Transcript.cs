@@ -53,132 +53,36 @@ namespace Qfex.Protocol
             KindStart, KindConnect, KindOpen, KindLost, KindAttemptFailed, KindNote, KindGap, KindEnd, KindFrame,
         };
 
-        private static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(500);
-
-        // header.payload.signature, base64url: a JWT wherever it appears.
-        private static readonly Regex JwtShape = new Regex(@"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+",
-            RegexOptions.CultureInvariant, RegexTimeout);
-
-        // The api_key query value of a trade URL (public, but a bug report needs it no more than a secret).
-        private static readonly Regex ApiKeyQuery = new Regex(@"(api_key=)(?!\*\*\*(?:[&\s""#\\]|$))[^&\s""#\\]+",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, RegexTimeout);
-
         // ------------------------------------------------------------------ masking
 
-        /// <summary>
-        /// The text with every secret masked as "***": the given literals (the session's own secret, JWT and
-        /// public key) wherever they appear, secret-named JSON values (signature, nonce, jwt, ...), anything
-        /// shaped like a JWT, the api_key query value, and hex runs shaped like an HMAC signature (64 or more
-        /// hex digits) or a nonce (exactly 32, standing alone). A hex run is masked when it holds a letter or
-        /// touches a quote (a JSON number is never masked: that would break the frame, and no secret is one).
-        /// </summary>
-        internal static string MaskSecrets(string text, IReadOnlyList<char[]>? literals = null)
-        {
-            if (string.IsNullOrEmpty(text)) return text;
-            if (literals != null)
-                foreach (char[] literal in literals)
-                    text = ReplaceLiteral(text, literal);
-            text = Redaction.RedactText(text);
-            try
-            {
-                if (text.IndexOf("eyJ", StringComparison.Ordinal) >= 0) text = JwtShape.Replace(text, Mask);
-                if (text.IndexOf("api_key=", StringComparison.OrdinalIgnoreCase) >= 0) text = ApiKeyQuery.Replace(text, "$1" + Mask);
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                return "(text withheld: it may contain a secret and could not be redacted)";
-            }
-            return MaskHexRuns(text);
-        }
+        // Lines are masked by the module's one redaction pass in its transcript shape (Redaction.Clean with
+        // TextShape.Transcript, called by the recorder): the session's own secret, JWT, last nonce and signature and
+        // public key wherever they appear, secret-named JSON values whatever their type and escape level, anything
+        // shaped like a JWT, the api_key query value, and hex runs shaped like an HMAC signature (64 or more) or a
+        // nonce (exactly 32, standing alone) that hold a letter or touch a quote. Characters are kept: the line
+        // writer escapes them.
 
         /// <summary>What looks like an unredacted secret in the text (a description), or null: the check a transcript must pass to be served.</summary>
         internal static string? FindSecret(string text)
         {
             if (string.IsNullOrEmpty(text)) return null;
-            if (!string.Equals(Redaction.RedactText(text), text, StringComparison.Ordinal))
+            if (!string.Equals(Redaction.MaskSecretNamedValues(text), text, StringComparison.Ordinal))
                 return "a secret-named value (signature, nonce, jwt, secret, token, password, ...) that is not \"***\"";
+            if (Redaction.HasJwtShape(text))
+                return "a JWT (eyJ....eyJ....)";
             try
             {
-                if (text.IndexOf("eyJ", StringComparison.Ordinal) >= 0 && JwtShape.IsMatch(text))
-                    return "a JWT (eyJ....eyJ....)";
-                if (text.IndexOf("api_key=", StringComparison.OrdinalIgnoreCase) >= 0 && ApiKeyQuery.IsMatch(text))
+                if (Redaction.HasApiKeyQuery(text))
                     return "an api_key query value";
             }
             catch (RegexMatchTimeoutException)
             {
                 return "text too tangled to check for secrets";
             }
-            foreach ((int start, int length) in SecretHexRuns(text))
+            foreach ((int start, int length) in Redaction.SecretHexRuns(text, nonces: true))
                 return length >= 64 ? $"a run of {length} hex digits (an HMAC signature?) at column {start + 1}" : $"32 hex digits standing alone (a nonce?) at column {start + 1}";
             return null;
         }
-
-        private static string ReplaceLiteral(string text, char[] literal)
-        {
-            if (literal.Length == 0) return text;
-            ReadOnlySpan<char> needle = literal;
-            int at = text.AsSpan().IndexOf(needle);
-            if (at < 0) return text;
-            var sb = new StringBuilder(text.Length);
-            int from = 0;
-            while (at >= 0)
-            {
-                sb.Append(text, from, at - from).Append(Mask);
-                from = at + literal.Length;
-                int next = text.AsSpan(from).IndexOf(needle);
-                at = next < 0 ? -1 : from + next;
-            }
-            return sb.Append(text, from, text.Length - from).ToString();
-        }
-
-        private static string MaskHexRuns(string text)
-        {
-            StringBuilder? sb = null;
-            int from = 0;
-            foreach ((int start, int length) in SecretHexRuns(text))
-            {
-                sb ??= new StringBuilder(text.Length);
-                sb.Append(text, from, start - from).Append(Mask);
-                from = start + length;
-            }
-            return sb == null ? text : sb.Append(text, from, text.Length - from).ToString();
-        }
-
-        /// <summary>
-        /// Maximal runs of ASCII hex digits shaped like a signature (64 or more) or a free-standing nonce (exactly
-        /// 32, not after a letter, digit, '_' or '-', not before a letter or digit), holding a letter or touching
-        /// a quote. The same shapes the secrets tests scan for.
-        /// </summary>
-        private static IEnumerable<(int Start, int Length)> SecretHexRuns(string text)
-        {
-            int i = 0;
-            while (i < text.Length)
-            {
-                if (!IsHex(text[i]))
-                {
-                    i++;
-                    continue;
-                }
-                int start = i;
-                bool letter = false;
-                while (i < text.Length && IsHex(text[i]))
-                {
-                    letter |= text[i] > '9';
-                    i++;
-                }
-                int length = i - start;
-                char before = start > 0 ? text[start - 1] : ' ';
-                char after = i < text.Length ? text[i] : ' ';
-                bool shaped = length >= 64
-                    || (length == 32 && !(IsAsciiLetterOrDigit(before) || before == '_' || before == '-') && !IsAsciiLetterOrDigit(after));
-                if (shaped && (letter || before == '"' || after == '"'))
-                    yield return (start, length);
-            }
-        }
-
-        private static bool IsHex(char c) => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-
-        private static bool IsAsciiLetterOrDigit(char c) => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
         // ------------------------------------------------------------------ writing
 

@@ -108,8 +108,14 @@ namespace Qfex
                 }
                 if (request.Type == "auth")
                 {
-                    if (!await TryOverrideAsync(connection, request).ConfigureAwait(false))
+                    string? answer = Faults.AuthAnswer;
+                    string? after = Faults.AfterAuth;
+                    if (answer != null)
+                        await SendAsync(connection, Encoding.UTF8.GetBytes(QfexTestServerFaults.Expand(answer, request.Root.GetRawText()))).ConfigureAwait(false);
+                    else if (!await TryOverrideAsync(connection, request).ConfigureAwait(false))
                         await HandleAuthAsync(connection, request).ConfigureAwait(false);
+                    if (after != null)
+                        await SendAsync(connection, Encoding.UTF8.GetBytes(QfexTestServerFaults.Expand(after, request.Root.GetRawText()))).ConfigureAwait(false);
                     return;
                 }
                 if (!connection.IsAuthenticated)

@@ -65,6 +65,67 @@ namespace Qfex
         public string? CloseAfterUpgradeReason { get; set; }
 
         /// <summary>
+        /// When set, the text frame the server answers every auth request with instead of its own answer (the
+        /// connection stays unauthenticated): a careless or hostile exchange that quotes the request, secrets and
+        /// all, where the real one (and this fake's normal echo) masks them. Placeholders: <c>{request}</c> is the
+        /// auth request exactly as received (JSON), <c>{request:escaped}</c> the same text escaped once for use
+        /// inside a JSON string, <c>{request:escaped2}</c> escaped twice (for a JSON string that holds a JSON
+        /// string); <c>{nonce}</c>, <c>{signature}</c> and <c>{jwt}</c> are those values of the request (empty when it has
+        /// none). Example: <c>{"err":{"error_code":"PermissionDenied","message":"Refused {request:escaped}","incoming_message":{request}}}</c>.
+        /// Default null (off).
+        /// </summary>
+        public string? AuthAnswer { get; set; }
+
+        /// <summary>
+        /// When set, a text frame the server sends right after its answer to every auth request (accepted or not),
+        /// with the placeholders of <see cref="AuthAnswer"/>: an error frame quoting the auth request, a JSON array
+        /// of several such frames, or text that is not JSON at all. Default null (off).
+        /// </summary>
+        public string? AfterAuth { get; set; }
+
+        /// <summary>A template of <see cref="AuthAnswer"/> or <see cref="AfterAuth"/> with the request put in.</summary>
+        internal static string Expand(string template, string request)
+        {
+            string escaped = Escape(request);
+            string nonce = string.Empty, signature = string.Empty, jwt = string.Empty;
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(request);
+                if (doc.RootElement.TryGetProperty("params", out System.Text.Json.JsonElement p) && p.ValueKind == System.Text.Json.JsonValueKind.Object)
+                {
+                    if (p.TryGetProperty("hmac", out System.Text.Json.JsonElement hmac) && hmac.ValueKind == System.Text.Json.JsonValueKind.Object)
+                    {
+                        nonce = Protocol.PSJson.GetString(hmac, "nonce") ?? string.Empty;
+                        signature = Protocol.PSJson.GetString(hmac, "signature") ?? string.Empty;
+                    }
+                    jwt = Protocol.PSJson.GetString(p, "jwt") ?? string.Empty;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Not JSON: only the request placeholders apply.
+            }
+            return template
+                .Replace("{request:escaped2}", Escape(escaped))
+                .Replace("{request:escaped}", escaped)
+                .Replace("{request}", request)
+                .Replace("{nonce}", nonce)
+                .Replace("{signature}", signature)
+                .Replace("{jwt}", jwt);
+        }
+
+        private static string Escape(string text)
+        {
+            string quoted = System.Text.Json.JsonSerializer.Serialize(text, EscapeOptions);
+            return quoted.Substring(1, quoted.Length - 2);
+        }
+
+        private static readonly System.Text.Json.JsonSerializerOptions EscapeOptions = new System.Text.Json.JsonSerializerOptions
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        };
+
+        /// <summary>
         /// When true, pings from clients are counted (<see cref="QfexTestServerConnection.PingsReceived"/>)
         /// but not answered, on existing and new connections: a half-open or stuck exchange as a
         /// client's keep-alive sees it. Default false.

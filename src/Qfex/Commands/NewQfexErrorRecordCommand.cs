@@ -143,7 +143,7 @@ namespace Qfex.Commands
             object? unwrapped = value is PSObject p && !(p.BaseObject is PSCustomObject) ? p.BaseObject : value;
             return unwrapped switch
             {
-                string text => Redaction.RedactText(text),
+                string text => Redaction.Clean(text, shape: TextShape.MultiLine),
                 IDictionary _ or PSObject _ => Redaction.Redact(AsFrameObject(unwrapped)),
                 _ => unwrapped,
             };

@@ -167,7 +167,7 @@ namespace Qfex.Commands
                     throttleNotes.WriteTo(this);
                 }
                 WriteVerbose($"Sent {message.Type} on session {session.Id}.");
-                if (DebugEnabled) WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
+                if (DebugEnabled) WriteDebug($"Session {session.Id} sent: {message.DescribeSent(session.Core.Secrets)}");
                 if (passThru) WriteObject(message.ToPSObject());
                 if (ticket.AnswerTask == null) return null;
 
@@ -254,15 +254,13 @@ namespace Qfex.Commands
             object? unwrapped = value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
             try
             {
-                return unwrapped is string text ? Redaction.RedactText(text) : PSJson.Parse(PSJson.Serialize(value), redact: true);
+                return unwrapped is string text ? Redaction.Clean(text, shape: TextShape.MultiLine) : PSJson.Parse(PSJson.Serialize(value, OutgoingMessage.MaxBytes), redact: true);
             }
             catch (Exception e) when (e is ArgumentException || e is JsonException)
             {
-                return null;   // not representable as JSON (that is why it was refused): show nothing rather than a secret
+                return null;   // not representable as JSON, or over the send limit (why it was refused): show nothing rather than a secret or megabytes
             }
         }
-
-        private static string Shorten(string text) => text.Length > 1000 ? text.Substring(0, 1000) + "..." : text;
 
         private static readonly string[] OrderResponsesChannel = { "order_responses" };
 
