@@ -23,6 +23,14 @@
         'New-QfexFrame'
         'New-QfexTestSession'
         'Wait-QfexSession'
+        'New-QfexOrder'
+        'Get-QfexOrder'
+        'Set-QfexOrder'
+        'Stop-QfexOrder'
+        'Get-QfexTrade'
+        'Close-QfexPosition'
+        'Get-QfexLeverage'
+        'Set-QfexLeverage'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

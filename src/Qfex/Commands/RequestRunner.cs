@@ -153,6 +153,7 @@ namespace Qfex.Commands
                     throttleNotes.WriteTo(_cmdlet);
                 }
                 _cmdlet.WriteVerbose($"Sent {message.Type} on session {session.Id}.");
+                if (PSJson.GetString(message.Params, "symbol") is string symbol) session.Core.Orders.Symbols.Add(symbol);   // for tab completion
                 if (_cmdlet.DebugEnabled) _cmdlet.WriteDebug($"Session {session.Id} sent: {Redaction.RedactText(Shorten(message.Json))}");
                 if (passThru) _cmdlet.WriteObject(message.ToPSObject());
                 if (ticket.AnswerTask == null) return null;
