@@ -18,11 +18,11 @@ namespace Qfex.Commands
         public string Symbol { get; set; } = string.Empty;
 
         [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-        public QfexSide Side { get; set; }
+        public QfexSide? Side { get; set; }
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateSet("Limit", "Market", "Alo", "TakeProfit", "StopLoss")]
-        public QfexOrderType OrderType { get; set; }
+        public QfexOrderType? OrderType { get; set; }
 
         [Parameter(Mandatory = true, Position = 2, ValueFromPipelineByPropertyName = true)]
         public decimal Quantity { get; set; }
@@ -51,28 +51,31 @@ namespace Qfex.Commands
 
         internal override void ProcessSession(QfexSession session)
         {
-            QfexTimeInForce timeInForce = TimeInForce ?? (OrderType == QfexOrderType.Market ? QfexTimeInForce.Ioc : QfexTimeInForce.Gtc);
+            // Mandatory: bound whenever this runs (nullable only so that help shows no default).
+            QfexSide side = Side!.Value;
+            QfexOrderType orderType = OrderType!.Value;
+            QfexTimeInForce timeInForce = TimeInForce ?? (orderType == QfexOrderType.Market ? QfexTimeInForce.Ioc : QfexTimeInForce.Gtc);
             var parameters = new OrderedDictionary
             {
                 ["symbol"] = Symbol,
-                ["side"] = QfexWire.Of(Side),
-                ["order_type"] = QfexWire.Of(OrderType),
+                ["side"] = QfexWire.Of(side),
+                ["order_type"] = QfexWire.Of(orderType),
                 ["order_time_in_force"] = QfexWire.Of(timeInForce),
                 ["quantity"] = Quantity,
             };
             // A MARKET order takes no price (the exchange ignores one); 0, as a piped MARKET order has, is no price.
-            if (Price is decimal price && !(OrderType == QfexOrderType.Market && price == 0)) parameters["price"] = price;
+            if (Price is decimal price && !(orderType == QfexOrderType.Market && price == 0)) parameters["price"] = price;
             if (TakeProfit is decimal takeProfit && takeProfit != 0) parameters["take_profit"] = takeProfit;
             if (StopLoss is decimal stopLoss && stopLoss != 0) parameters["stop_loss"] = stopLoss;
             if (ReduceOnly) parameters["reduce_only"] = true;
             if (ClientOrderId != null) parameters["client_order_id"] = ClientOrderId;
-            if (OrderType == QfexOrderType.Market && parameters.Contains("price"))
+            if (orderType == QfexOrderType.Market && parameters.Contains("price"))
             {
                 Refuse("add_order", "a Market order takes no -Price (it fills at the market's price): leave -Price out, or use -OrderType Limit.", parameters);
                 return;
             }
 
-            string summary = OrderSummary.Format(Side, Quantity, Symbol, OrderType, Price, timeInForce, TakeProfit, StopLoss, ReduceOnly);
+            string summary = OrderSummary.Format(side, Quantity, Symbol, orderType, Price, timeInForce, TakeProfit, StopLoss, ReduceOnly);
             WriteOrders(Request(session, "add_order", parameters, summary, "Place order"), session);
         }
     }
@@ -140,10 +143,10 @@ namespace Qfex.Commands
         public string Symbol { get; set; } = string.Empty;
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
-        public QfexSide Side { get; set; }
+        public QfexSide? Side { get; set; }
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
-        public QfexOrderType OrderType { get; set; }
+        public QfexOrderType? OrderType { get; set; }
 
         [Parameter]
         public decimal? Price { get; set; }
@@ -165,8 +168,8 @@ namespace Qfex.Commands
             {
                 ["order_id"] = OrderId,
                 ["symbol"] = Symbol,
-                ["side"] = QfexWire.Of(Side),
-                ["order_type"] = QfexWire.Of(OrderType),
+                ["side"] = QfexWire.Of(Side!.Value),
+                ["order_type"] = QfexWire.Of(OrderType!.Value),
             };
             var changes = new List<string>();
             void Change(string name, string label, decimal? value)
@@ -195,7 +198,7 @@ namespace Qfex.Commands
     {
         private const string OrderIdSet = "OrderId";
         private const string ClientOrderIdSet = "ClientOrderId";
-        private const string AllSet = "All";
+        private const string AllSet = "AllOrders";
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = OrderIdSet)]
         [ValidateNotNullOrEmpty]
