@@ -23,6 +23,14 @@
         'New-QfexFrame'
         'New-QfexTestSession'
         'Wait-QfexSession'
+        'New-QfexOrder'
+        'Get-QfexOrder'
+        'Set-QfexOrder'
+        'Stop-QfexOrder'
+        'Get-QfexTrade'
+        'Close-QfexPosition'
+        'Get-QfexLeverage'
+        'Set-QfexLeverage'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -32,7 +40,7 @@
             Tags         = @('QFEX', 'exchange', 'trading', 'websocket', 'ErrorRecord', 'Pester', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             ProjectUri   = 'https://github.com/qfex-powershell/Qfex'
             LicenseUri   = 'https://github.com/qfex-powershell/Qfex/blob/main/LICENSE'
-            ReleaseNotes = '0.1.0, the first release: sessions with HMAC or JWT auth, Send-QfexMessage with validation and -Wait, Receive-QfexFrame, error frames as ErrorRecords (the console shows the exchange''s code before its message), Get-QfexErrorAdvice, New-QfexErrorRecord and a fake exchange for runbook tests; help for every cmdlet; default views that fit 80 columns. All changes: https://github.com/qfex-powershell/Qfex/blob/main/CHANGELOG.md'
+            ReleaseNotes = '0.1.0, the first release: sessions with HMAC or JWT auth, Send-QfexMessage with validation and -Wait, typed trading cmdlets (New-, Get-, Set-, Stop-QfexOrder, Get-QfexTrade, Close-QfexPosition, Get-/Set-QfexLeverage) whose objects pipe into each other, Receive-QfexFrame, error frames as ErrorRecords (the console shows the exchange''s code before its message), Get-QfexErrorAdvice, New-QfexErrorRecord and a fake exchange for runbook tests; help for every cmdlet; default views that fit 80 columns. All changes: https://github.com/qfex-powershell/Qfex/blob/main/CHANGELOG.md'
         }
     }
 }

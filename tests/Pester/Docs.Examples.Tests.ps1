@@ -102,9 +102,11 @@ BeforeDiscovery {
     #   TimeoutSec default 60.
     # A block whose top-level commands include Describe runs as a Pester file: all its tests must pass.
     $connect = { $null = Connect-Qfex -Uri $QfexDocServer.Uri -Credential $cred -Subscribe order_responses }
+    # An order id in a -WhatIf target ("order 5b309929-...: BUY 1 ..."): new on every run.
+    $orderIdInTarget = '(?<=target "order )[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=:)'
     $Examples = @{
         'README.md > Quick start'                                                                                 = @{
-            Then = { @(Get-Command -Module Qfex).Count -eq 12 }
+            Then = { @(Get-Command -Module Qfex).Count -eq 20 }
         }
         'README.md > Trading on the exchange'                                                                     = @{
             Then = { $ack.Data.order_response.status -eq 'ACK' },
@@ -421,6 +423,34 @@ Describe 'Stop-QfexTestServer in AfterAll' {
             # Once as a rehearsal, once "for real" (on $QfexDocServer, through the substitutions).
             Arguments = @{ Rehearsal = $true }, @{}
             Then      = { @($QfexDocServer.Received | Where-Object Type -eq 'cancel_all_orders').Count -eq 1 }, { -not (Get-QfexSession) }
+        }
+        'docs/New-QfexOrder.md > Example 1: Place a limit order on the fake exchange'                              = @{
+            Then = { (Get-QfexSession -Default).Subscriptions -contains 'order_responses' }
+        }
+        'docs/New-QfexOrder.md > Example 2: Preview an order without placing it'                                  = @{
+            Then = { @($QfexDocServer.Received.Type) -notcontains 'add_order' }
+        }
+        'docs/New-QfexOrder.md > Example 4: Stop a runbook when the account may not trade'                        = @{
+            # The fake exchange refuses orders as an account that has not accepted the latest terms.
+            Given = { $QfexDocServer.Respond['add_order'] = 'TncRequired' }
+            Then  = { -not $placed }
+        }
+        'docs/Get-QfexOrder.md > Example 3: See what cancelling the orders of a symbol would do'                  = @{
+            Vary = $orderIdInTarget
+            Then = { @($QfexDocServer.Received.Type) -notcontains 'cancel_order' }
+        }
+        'docs/Set-QfexOrder.md > Example 2: Add a stop loss to one order, after a preview'                        = @{
+            Vary = $orderIdInTarget
+            Then = { @($QfexDocServer.Received | Where-Object Type -eq 'modify_order').Count -eq 1 }
+        }
+        'docs/Stop-QfexOrder.md > Example 2: Cancel everything in a runbook, after a preview'                      = @{
+            Then = { @($QfexDocServer.Received | Where-Object Type -eq 'cancel_all_orders').Count -eq 1 }
+        }
+        'docs/Close-QfexPosition.md > Example 2: Preview closing every position the account traded today'         = @{
+            Then = { @($QfexDocServer.Received.Type) -notcontains 'close_position' }
+        }
+        'docs/Get-QfexTrade.md > Example 1: List the trades of the fake exchange''s account'                       = @{
+            Vary = '\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$'
         }
     }
 

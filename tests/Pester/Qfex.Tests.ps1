@@ -40,11 +40,13 @@ BeforeAll {
 }
 
 Describe 'The Qfex module' {
-    It 'exports exactly the twelve cmdlets' {
+    It 'exports exactly the twenty cmdlets' {
         $expected = @(
             'Connect-Qfex', 'Disconnect-Qfex', 'Get-QfexSession', 'Send-QfexMessage', 'Receive-QfexFrame',
             'Get-QfexErrorAdvice', 'New-QfexErrorRecord', 'Start-QfexTestServer', 'Stop-QfexTestServer',
-            'New-QfexFrame', 'New-QfexTestSession', 'Wait-QfexSession'
+            'New-QfexFrame', 'New-QfexTestSession', 'Wait-QfexSession',
+            'New-QfexOrder', 'Get-QfexOrder', 'Set-QfexOrder', 'Stop-QfexOrder', 'Get-QfexTrade', 'Close-QfexPosition',
+            'Get-QfexLeverage', 'Set-QfexLeverage'
         ) | Sort-Object
         $actual = @((Get-Module -Name Qfex).ExportedCmdlets.Keys) | Sort-Object
         ($actual -join ',') | Should -Be ($expected -join ',')

@@ -19,6 +19,16 @@ BeforeAll {
     # A table as the console shows it: the header line, and each row cut into cells. A column starts where
     # its dashes start (the first column at the line's start: it may be right-aligned) and ends where the
     # next one starts; the last runs to the end of the line.
+    # The words of each row of a table (its lines below the dashes): for tables whose values have no spaces, but
+    # whose right-aligned numbers may reach left of their column's header.
+    function Get-TableRowWord {
+        param([Parameter(Mandatory)] $Table)
+        $dash = [array]::FindIndex([string[]] $Table.Lines, [Predicate[string]] { param($line) $line -match '-' -and $line -match '^[\s-]+$' })
+        foreach ($line in $Table.Lines[($dash + 1)..($Table.Lines.Count - 1)]) {
+            if ($line.Trim()) { [pscustomobject]@{ Words = @($line.Trim() -split '\s+') } }
+        }
+    }
+
     function ConvertFrom-TableText {
         param([Parameter(Mandatory)] [string] $Text)
         $lines = @($Text -split '\r?\n')
@@ -158,6 +168,63 @@ Describe 'Default views at 80 columns' {
                 $list | Should -Match "(?m)^$name\s+:"
             }
             @($list -split '\r?\n' | Where-Object { $_.Length -gt 80 }) | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'Qfex.QfexOrder, Qfex.QfexTrade and Qfex.QfexLeverage' {
+        BeforeAll {
+            $script:orders = @(
+                New-QfexOrder -Session $script:session -Symbol AAPL-USD -Side Buy -OrderType Limit -Quantity 1 -Price 200.5
+                New-QfexOrder -Session $script:session -Symbol US500-USD -Side Sell -OrderType TakeProfit -Quantity 0.001 -Price 123456.25
+                New-QfexOrder -Session $script:session -Symbol MSFT-USD -Side Buy -OrderType Market -Quantity 12345.5
+            )
+            $script:orderTable = ConvertFrom-TableText -Text ($script:orders | Out-String -Width 80)
+            $script:trades = @(Get-QfexTrade -Session $script:session)
+            $script:tradeTable = ConvertFrom-TableText -Text ($script:trades | Out-String -Width 80)
+            $null = Set-QfexLeverage -Session $script:session -Symbol NVDA-USD -Leverage 20
+            $script:levels = @(Get-QfexLeverage -Session $script:session)
+            $script:leverageTable = ConvertFrom-TableText -Text ($script:levels | Out-String -Width 80)
+        }
+
+        It 'shows orders on a one-line header that fits 80 columns, every value uncut' {
+            $script:orderTable.HeaderLineCount | Should -Be 1
+            $script:orderTable.Header -join ',' | Should -Be 'Symbol,Side,OrderType,Quantity,Remaining,Price,TIF,Status'
+            $script:orderTable.Lines | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty
+            # Numbers are right-aligned and may reach left of their header: a row is read by its words (no value has a space).
+            $rows = @(Get-TableRowWord -Table $script:orderTable)
+            $rows.Count | Should -Be 3
+            for ($i = 0; $i -lt 3; $i++) {
+                $order = $script:orders[$i]
+                $rows[$i].Words -join ' ' | Should -BeExactly (($order.Symbol, $order.Side, $order.OrderType, $order.Quantity, $order.QuantityRemaining, $order.Price, $order.TimeInForce, $order.Status) -join ' ')
+            }
+            $rows[1].Words -join ' ' | Should -BeExactly 'US500-USD Sell TakeProfit 0.001 0.001 123456.25 Gtc Ack'
+            $rows[2].Words[6] | Should -Be 'Ioc'
+        }
+
+        It 'keeps every property of an order reachable with Format-List' {
+            $list = $script:orders[0] | Format-List | Out-String -Width 80
+            foreach ($name in 'OrderId', 'ClientOrderId', 'Symbol', 'Side', 'OrderType', 'TimeInForce', 'Quantity', 'QuantityRemaining', 'Price', 'TakeProfit', 'StopLoss', 'Status', 'UpdatedAt', 'SessionId', 'Frame') {
+                $list | Should -Match "(?m)^$name\s+:"
+            }
+            $list | Should -Not -Match '(?m)^Session\s+:'
+            @($list -split '\r?\n' | Where-Object { $_.Length -gt 80 }) | Should -BeNullOrEmpty
+        }
+
+        It 'shows trades on a one-line header that fits 80 columns' {
+            $script:tradeTable.HeaderLineCount | Should -Be 1
+            $script:tradeTable.Header -join ',' | Should -Be 'Symbol,Side,Quantity,Price,Fee,OrderType,ExecutedAt'
+            $script:tradeTable.Lines | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty
+            $trade = $script:trades[0]
+            @(Get-TableRowWord -Table $script:tradeTable)[0].Words -join ' ' | Should -BeExactly (($trade.Symbol, $trade.Side, $trade.Quantity, $trade.Price, $trade.Fee, $trade.OrderType,
+                    $trade.ExecutedAt.ToString('yyyy-MM-dd HH:mm:ss', [System.Globalization.CultureInfo]::InvariantCulture)) -join ' ')
+            $trade.Quantity | Should -Be 12345.5
+        }
+
+        It 'shows leverage settings on a one-line header that fits 80 columns' {
+            $script:leverageTable.HeaderLineCount | Should -Be 1
+            $script:leverageTable.Header -join ',' | Should -Be 'Symbol,Leverage,InitialMargin,MaintenanceMargin,MaxNotional'
+            $script:leverageTable.Lines | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty
+            @(Get-TableRowWord -Table $script:leverageTable)[0].Words -join ' ' | Should -BeExactly 'NVDA-USD 20 0.05 0.025 1000000'
         }
     }
 

@@ -10,9 +10,10 @@ namespace Qfex.Tests
     {
         internal static readonly string[] Cmdlets =
         {
-            "Connect-Qfex", "Disconnect-Qfex", "Get-QfexErrorAdvice", "Get-QfexSession", "New-QfexErrorRecord",
-            "New-QfexFrame", "New-QfexTestSession",
-            "Receive-QfexFrame", "Send-QfexMessage", "Start-QfexTestServer", "Stop-QfexTestServer", "Wait-QfexSession",
+            "Close-QfexPosition", "Connect-Qfex", "Disconnect-Qfex", "Get-QfexErrorAdvice", "Get-QfexLeverage",
+            "Get-QfexOrder", "Get-QfexSession", "Get-QfexTrade", "New-QfexErrorRecord", "New-QfexFrame",
+            "New-QfexOrder", "New-QfexTestSession", "Receive-QfexFrame", "Send-QfexMessage", "Set-QfexLeverage",
+            "Set-QfexOrder", "Start-QfexTestServer", "Stop-QfexOrder", "Stop-QfexTestServer", "Wait-QfexSession",
         };
 
         [Fact]

@@ -347,7 +347,13 @@ namespace Qfex.Transport
         }
 
         /// <summary>Takes up to <paramref name="max"/> of the oldest frames whose type is in <paramref name="types"/>, in order, under one lock.</summary>
-        internal int TryTakeMany(ISet<string>? types, int max, List<QfexFrame> into)
+        internal int TryTakeMany(ISet<string>? types, int max, List<QfexFrame> into) => TryTakeMany(types, null, max, into);
+
+        /// <summary>
+        /// As <see cref="TryTakeMany(ISet{string}, int, List{QfexFrame})"/>, taking only the frames <paramref name="match"/>
+        /// accepts as well (Stop-QfexOrder takes the cancellations that answer its request; the others stay, in order).
+        /// </summary>
+        internal int TryTakeMany(ISet<string>? types, Func<QfexFrame, bool>? match, int max, List<QfexFrame> into)
         {
             TaskCompletionSource<bool>? room = null;
             int taken = 0;
@@ -357,7 +363,7 @@ namespace Qfex.Transport
                 for (int i = 0, at = _head; i < _span && taken < max; i++, at = at + 1 == length ? 0 : at + 1)
                 {
                     QfexFrame? candidate = _slots[at];
-                    if (candidate == null || (types != null && !types.Contains(candidate.Type))) continue;
+                    if (candidate == null || (types != null && !types.Contains(candidate.Type)) || (match != null && !match(candidate))) continue;
                     _slots[at] = null;
                     into.Add(candidate);
                     taken++;

@@ -92,6 +92,9 @@ namespace Qfex
 
         internal int MaxFrameBytes => _options.MaxFrameBytes;
 
+        /// <summary>Orders, trades or leverage settings asked for per page by Get-QfexOrder, Get-QfexTrade and Get-QfexLeverage.</summary>
+        internal int PageSize => Math.Max(1, _options.PageSize);
+
         public override string ToString() => $"QfexSession {Id} {State} {Uri}";
 
         /// <summary>Background events (reconnects, probes), for the next cmdlet to write as Verbose from the pipeline thread.</summary>

@@ -97,5 +97,8 @@ namespace Qfex.Transport
 
         /// <summary>For tests: receive with the ArraySegment overload (Windows PowerShell's) even where the Memory one exists.</summary>
         internal bool ForceArraySegmentReceive { get; set; }
+
+        /// <summary>How many orders, trades or leverage settings the trading cmdlets ask for per page (the exchange's default limit).</summary>
+        internal int PageSize { get; set; } = 1000;
     }
 }

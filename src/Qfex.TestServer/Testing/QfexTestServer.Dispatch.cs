@@ -231,6 +231,11 @@ namespace Qfex
                 return;
             }
 
+            // The account whose orders, trades, positions and leverage the connection sees: the key it authenticated
+            // with (or the JWT) and the subaccount it asked for.
+            connection.AccountKey = (p.TryGetProperty("hmac", out _) ? "key:" + _publicKey : "jwt") + "|" +
+                (p.TryGetProperty("account_id", out JsonElement accountId) && accountId.ValueKind == JsonValueKind.String
+                    ? Guid.Parse(accountId.GetString()!).ToString("D") : "primary");
             connection.IsAuthenticated = true;
             await SendAsync(connection, Build(w =>
             {

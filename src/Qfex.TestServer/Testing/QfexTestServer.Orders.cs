@@ -29,7 +29,45 @@ namespace Qfex
             internal FakeOrder Clone() => (FakeOrder)MemberwiseClone();
         }
 
-        private readonly List<FakeOrder> _orders = new List<FakeOrder>();
+        /// <summary>A trade the fake exchange recorded for a fill it made (get_user_trades).</summary>
+        private sealed class FakeTrade
+        {
+            internal string TradeId = string.Empty;
+            internal string OrderId = string.Empty;
+            internal string ClientOrderId = string.Empty;
+            internal string Symbol = string.Empty;
+            internal string Side = string.Empty;
+            internal string OrderType = string.Empty;
+            internal string TimeInForce = string.Empty;
+            internal decimal Price;
+            internal decimal Quantity;
+            internal decimal Fee;
+            internal decimal Timestamp;
+        }
+
+        /// <summary>
+        /// One account's state: its order book, the trades of its fills, its positions and its leverage settings. An
+        /// account is the key a connection authenticated with plus the account_id it asked for (the primary account
+        /// when none): connections of one account share it, other accounts never see it. Locked on itself.
+        /// </summary>
+        private sealed class FakeAccount
+        {
+            internal readonly List<FakeOrder> Orders = new List<FakeOrder>();
+            internal readonly List<FakeTrade> Trades = new List<FakeTrade>();
+            internal readonly Dictionary<string, decimal> Positions = new Dictionary<string, decimal>(StringComparer.Ordinal);
+            internal readonly Dictionary<string, decimal> Leverage = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        }
+
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, FakeAccount> _accounts =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, FakeAccount>(StringComparer.Ordinal);
+
+        private FakeAccount AccountOf(QfexTestServerConnection connection) => _accounts.GetOrAdd(connection.AccountKey, _ => new FakeAccount());
+
+        /// <summary>Guess: the fee of a fill, 5 basis points of its notional (the exchange publishes no fee schedule in the protocol docs).</summary>
+        private const decimal FeeRate = 0.0005m;
+
+        /// <summary>Guess: the price of a fill when the order has none (a MARKET order): the fake exchange has no market.</summary>
+        private const decimal FakeMarketPrice = 100.0m;
 
         private static readonly string[] Sides = { "BUY", "SELL" };
         private static readonly string[] OrderTypes = { "LIMIT", "MARKET", "ALO", "TAKE_PROFIT", "STOP_LOSS" };
@@ -73,10 +111,13 @@ namespace Qfex
                     await HandleClosePositionAsync(connection, request).ConfigureAwait(false);
                     return;
                 case "get_user_trades":
-                    await SendKeyedArrayAsync(connection, "user_trades_response").ConfigureAwait(false);
+                    await HandleGetTradesAsync(connection, request).ConfigureAwait(false);
                     return;
                 case "get_user_leverage":
-                    await SendKeyedArrayAsync(connection, "user_leverage_response").ConfigureAwait(false);
+                    await HandleGetLeverageAsync(connection, request).ConfigureAwait(false);
+                    return;
+                case "set_user_leverage":
+                    await HandleSetLeverageAsync(connection, request).ConfigureAwait(false);
                     return;
                 case "get_available_leverage_levels":
                     await SendKeyedArrayAsync(connection, "available_leverage_levels_response").ConfigureAwait(false);
@@ -91,7 +132,7 @@ namespace Qfex
                     await HandleModifyStopOrderAsync(connection, request).ConfigureAwait(false);
                     return;
                 default:
-                    // set_user_leverage and every unknown type.
+                    // Every unknown type.
                     await SendAckAsync(connection, request).ConfigureAwait(false);
                     return;
             }
@@ -204,18 +245,49 @@ namespace Qfex
                 return;
             }
 
-            await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
-            if (orderType == "MARKET")
+            FakeAccount account = AccountOf(connection);
+            if (orderType != "MARKET")
             {
-                order.Status = "FILLED";
-                order.QuantityRemaining = 0;
-                if (order.Price == 0)
-                    order.Price = 100.0m;
-                await SendOrderResponseAsync(connection, order, Guid.NewGuid().ToString("D")).ConfigureAwait(false);
+                // Resting before the ACK is sent: a get_user_orders that follows the ACK always finds it.
+                lock (account)
+                    account.Orders.Add(order);
+                await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
                 return;
             }
-            lock (_orders)
-                _orders.Add(order);
+            await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
+            // A MARKET order fills at once, whole, at its price or the fake market price; the fill is a trade.
+            order.Status = "FILLED";
+            order.QuantityRemaining = 0;
+            if (order.Price == 0)
+                order.Price = FakeMarketPrice;
+            FakeTrade trade = Fill(account, order, order.Quantity);
+            await SendOrderResponseAsync(connection, order, trade.TradeId).ConfigureAwait(false);
+        }
+
+        /// <summary>Records a fill of <paramref name="quantity"/> of an order at its price: a trade, and the position it moves.</summary>
+        private static FakeTrade Fill(FakeAccount account, FakeOrder order, decimal quantity)
+        {
+            var trade = new FakeTrade
+            {
+                TradeId = Guid.NewGuid().ToString("D"),
+                OrderId = order.OrderId,
+                ClientOrderId = order.ClientOrderId,
+                Symbol = order.Symbol,
+                Side = order.Side,
+                OrderType = order.Type,
+                TimeInForce = order.TimeInForce,
+                Price = order.Price,
+                Quantity = quantity,
+                Fee = decimal.Round(order.Price * quantity * FeeRate, 8),
+                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000m,
+            };
+            lock (account)
+            {
+                account.Trades.Add(trade);
+                account.Positions.TryGetValue(order.Symbol, out decimal position);
+                account.Positions[order.Symbol] = position + (order.Side == "SELL" ? -quantity : quantity);
+            }
+            return trade;
         }
 
         private async Task HandleCancelOrderAsync(QfexTestServerConnection connection, Request request)
@@ -238,13 +310,14 @@ namespace Qfex
             }
 
             List<FakeOrder> cancelled;
-            lock (_orders)
+            FakeAccount account = AccountOf(connection);
+            lock (account)
             {
-                cancelled = _orders.Where(o => o.Symbol == symbol &&
+                cancelled = account.Orders.Where(o => o.Symbol == symbol &&
                     (idType == "order_id" ? string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase)
                      : idType == "client_order_id" && o.ClientOrderId.Length > 0 && o.ClientOrderId == id)).ToList();
                 foreach (FakeOrder o in cancelled)
-                    _orders.Remove(o);
+                    account.Orders.Remove(o);
             }
             if (cancelled.Count == 0)
             {
@@ -289,9 +362,10 @@ namespace Qfex
             }
 
             FakeOrder? answer;
-            lock (_orders)
+            FakeAccount account = AccountOf(connection);
+            lock (account)
             {
-                FakeOrder? order = _orders.FirstOrDefault(o => o.Symbol == symbol &&
+                FakeOrder? order = account.Orders.FirstOrDefault(o => o.Symbol == symbol &&
                     string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase) &&
                     (side == null || o.Side == side) && (orderType == null || o.Type == orderType));
                 if (order != null)
@@ -379,10 +453,11 @@ namespace Qfex
                 return;
             }
             FakeOrder? stop;
-            lock (_orders)
+            FakeAccount account = AccountOf(connection);
+            lock (account)
             {
-                stop = _orders.FirstOrDefault(o => IsStopType(o.Type) && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
-                if (stop != null) _orders.Remove(stop);
+                stop = account.Orders.FirstOrDefault(o => IsStopType(o.Type) && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
+                if (stop != null) account.Orders.Remove(stop);
             }
             if (stop == null)
             {
@@ -411,9 +486,10 @@ namespace Qfex
                 return;
             }
             FakeOrder? stop;
-            lock (_orders)
+            FakeAccount account = AccountOf(connection);
+            lock (account)
             {
-                stop = _orders.FirstOrDefault(o => IsStopType(o.Type) && o.Symbol == symbol && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
+                stop = account.Orders.FirstOrDefault(o => IsStopType(o.Type) && o.Symbol == symbol && string.Equals(o.OrderId, id, StringComparison.OrdinalIgnoreCase));
                 if (stop != null)
                 {
                     stop.Price = price;
@@ -448,7 +524,7 @@ namespace Qfex
         private async Task HandleCancelAllAsync(QfexTestServerConnection connection, Request request)
         {
             string? symbol = PSJson.GetString(request.Params, "symbol");
-            List<FakeOrder> cancelled = TakeOrders(symbol);
+            List<FakeOrder> cancelled = TakeOrders(AccountOf(connection), symbol);
             foreach (FakeOrder o in cancelled)
             {
                 o.Status = "CANCELLED";
@@ -457,13 +533,13 @@ namespace Qfex
             await SendAckAsync(connection, request).ConfigureAwait(false);
         }
 
-        private List<FakeOrder> TakeOrders(string? symbol)
+        private static List<FakeOrder> TakeOrders(FakeAccount account, string? symbol)
         {
-            lock (_orders)
+            lock (account)
             {
-                List<FakeOrder> taken = _orders.Where(o => symbol == null || o.Symbol == symbol).ToList();
+                List<FakeOrder> taken = account.Orders.Where(o => symbol == null || o.Symbol == symbol).ToList();
                 foreach (FakeOrder o in taken)
-                    _orders.Remove(o);
+                    account.Orders.Remove(o);
                 return taken;
             }
         }
@@ -476,9 +552,10 @@ namespace Qfex
             int offset = ReadInt(p, "offset", 0);
             int limit = ReadInt(p, "limit", 1000);
             FakeOrder[] orders;
-            lock (_orders)
+            FakeAccount account = AccountOf(connection);
+            lock (account)
             {
-                orders = _orders
+                orders = account.Orders
                     .Where(o => (symbol == null || o.Symbol == symbol) &&
                                 (orderId == null || string.Equals(o.OrderId, orderId, StringComparison.OrdinalIgnoreCase)))
                     .Skip(Math.Max(0, offset)).Take(Math.Max(0, limit))
@@ -502,6 +579,12 @@ namespace Qfex
             })).ConfigureAwait(false);
         }
 
+        /// <summary>
+        /// close_position (protocol doc §3.2): a reduce-only LIMIT IOC order on the opposite side, sized to the whole
+        /// position, answered ACK and then FILLED (a trade; the position is then flat). Guess: the order's price is the
+        /// last fill's price (the fake exchange has no mark price), and with no position the IOC fills nothing: ACK,
+        /// then CANCELLED.
+        /// </summary>
         private async Task HandleClosePositionAsync(QfexTestServerConnection connection, Request request)
         {
             JsonElement p = request.Params;
@@ -511,16 +594,162 @@ namespace Qfex
                 await InvalidParameterAsync(connection, request, "symbol is required.").ConfigureAwait(false);
                 return;
             }
+            FakeAccount account = AccountOf(connection);
+            decimal position;
+            decimal price;
+            lock (account)
+            {
+                account.Positions.TryGetValue(symbol!, out position);
+                FakeTrade? last = account.Trades.LastOrDefault(t => t.Symbol == symbol);
+                price = last?.Price ?? FakeMarketPrice;
+            }
             var order = new FakeOrder
             {
                 OrderId = Guid.NewGuid().ToString("D"),
                 Symbol = symbol!,
-                Side = "SELL",
+                Side = position > 0 ? "SELL" : "BUY",
                 Type = "LIMIT",
                 TimeInForce = "IOC",
+                Quantity = Math.Abs(position),
+                QuantityRemaining = Math.Abs(position),
+                Price = position == 0 ? 0 : price,
                 ClientOrderId = PSJson.GetString(p, "client_order_id") ?? string.Empty,
             };
             await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
+            order.QuantityRemaining = 0;
+            if (position == 0)
+            {
+                order.Status = "CANCELLED";
+                await SendOrderResponseAsync(connection, order, null).ConfigureAwait(false);
+                return;
+            }
+            order.Status = "FILLED";
+            FakeTrade trade = Fill(account, order, order.Quantity);
+            await SendOrderResponseAsync(connection, order, trade.TradeId).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// get_user_trades: the account's trades, oldest first (guess: the docs do not say the order), filtered by
+        /// order_id and by start_ts/end_ts (unix seconds, inclusive), then offset and limit (default 1000), as
+        /// {"user_trades_response":[...]} (the AsyncAPI's and the CLI's shape).
+        /// </summary>
+        private async Task HandleGetTradesAsync(QfexTestServerConnection connection, Request request)
+        {
+            JsonElement p = request.Params;
+            string? orderId = PSJson.GetString(p, "order_id");
+            bool hasStart = p.TryGetPropertyOrUndefined("start_ts", out JsonElement startElement) && startElement.ValueKind == JsonValueKind.Number;
+            bool hasEnd = p.TryGetPropertyOrUndefined("end_ts", out JsonElement endElement) && endElement.ValueKind == JsonValueKind.Number;
+            decimal start = hasStart ? startElement.GetDecimal() : 0, end = hasEnd ? endElement.GetDecimal() : 0;
+            int offset = ReadInt(p, "offset", 0);
+            int limit = ReadInt(p, "limit", 1000);
+            FakeAccount account = AccountOf(connection);
+            FakeTrade[] trades;
+            lock (account)
+            {
+                trades = account.Trades
+                    .Where(t => (orderId == null || string.Equals(t.OrderId, orderId, StringComparison.OrdinalIgnoreCase))
+                                && (!hasStart || Math.Floor(t.Timestamp) >= start) && (!hasEnd || Math.Floor(t.Timestamp) <= end))
+                    .Skip(Math.Max(0, offset)).Take(Math.Max(0, limit)).ToArray();
+            }
+            await SendAsync(connection, Build(w =>
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("user_trades_response");
+                w.WriteStartArray();
+                foreach (FakeTrade t in trades)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("trade_id", t.TradeId);
+                    w.WriteString("symbol", t.Symbol);
+                    w.WriteNumber("price", t.Price);
+                    w.WriteNumber("quantity", t.Quantity);
+                    w.WriteString("side", t.Side);
+                    w.WriteString("order_id", t.OrderId);
+                    w.WriteString("client_order_id", t.ClientOrderId);
+                    w.WriteNumber("fee", t.Fee);
+                    w.WriteString("order_type", t.OrderType);
+                    w.WriteString("tif", t.TimeInForce);
+                    w.WriteNumber("timestamp", t.Timestamp);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            })).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// get_user_leverage: the leverage of each symbol the account set one for (guess: the exchange may list every
+        /// symbol with its default), with offset and limit, as {"user_leverage_response":[...]}; leverage is a string,
+        /// as the docs show. Guess: the margins are 1/leverage (initial) and half that (maintenance), max_notional 1,000,000.
+        /// </summary>
+        private async Task HandleGetLeverageAsync(QfexTestServerConnection connection, Request request)
+        {
+            JsonElement p = request.Params;
+            int offset = ReadInt(p, "offset", 0);
+            int limit = ReadInt(p, "limit", 1000);
+            FakeAccount account = AccountOf(connection);
+            KeyValuePair<string, decimal>[] levels;
+            lock (account)
+                levels = account.Leverage.OrderBy(l => l.Key, StringComparer.Ordinal).Skip(Math.Max(0, offset)).Take(Math.Max(0, limit)).ToArray();
+            await SendAsync(connection, Build(w =>
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("user_leverage_response");
+                w.WriteStartArray();
+                foreach (KeyValuePair<string, decimal> level in levels)
+                {
+                    decimal initial = decimal.Round(1m / level.Value, 6);
+                    w.WriteStartObject();
+                    w.WriteString("id", LeverageId(connection.AccountKey, level.Key));
+                    w.WriteString("symbol", level.Key);
+                    w.WriteNumber("initial_margin", initial);
+                    w.WriteNumber("maintenance_margin", decimal.Round(initial / 2, 6));
+                    w.WriteNumber("max_notional", 1_000_000m);
+                    w.WriteString("leverage", level.Value.ToString(CultureInfo.InvariantCulture));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            })).ConfigureAwait(false);
+        }
+
+        /// <summary>A stable id per account and symbol (a GUID made from their names).</summary>
+        private static string LeverageId(string account, string symbol)
+        {
+            using var sha = System.Security.Cryptography.SHA256.Create();
+            byte[] hash = sha.ComputeHash(System.Text.Encoding.UTF8.GetBytes(account + "/" + symbol));
+            Array.Resize(ref hash, 16);
+            return new Guid(hash).ToString("D");
+        }
+
+        /// <summary>
+        /// set_user_leverage: symbol and leverage (a number > 0) are required; answered with an ack echoing the request
+        /// (the CLI waits for one). The docs say leverage cannot change while the account has open orders or a position
+        /// in the symbol; guess: that is refused with InvalidParameter (the docs do not show the answer).
+        /// </summary>
+        private async Task HandleSetLeverageAsync(QfexTestServerConnection connection, Request request)
+        {
+            JsonElement p = request.Params;
+            string? symbol = PSJson.GetString(p, "symbol");
+            if (string.IsNullOrWhiteSpace(symbol) || ReadDecimal(p, "leverage", out decimal leverage) != true || leverage <= 0)
+            {
+                await InvalidParameterAsync(connection, request, "symbol and leverage (a number greater than 0) are required.").ConfigureAwait(false);
+                return;
+            }
+            FakeAccount account = AccountOf(connection);
+            bool busy;
+            lock (account)
+            {
+                busy = account.Orders.Any(o => o.Symbol == symbol) || (account.Positions.TryGetValue(symbol!, out decimal position) && position != 0);
+                if (!busy) account.Leverage[symbol!] = leverage;
+            }
+            if (busy)
+            {
+                await InvalidParameterAsync(connection, request,
+                    "Leverage cannot change while the account has open orders or a position in " + symbol + ".").ConfigureAwait(false);
+                return;
+            }
+            await SendAckAsync(connection, request).ConfigureAwait(false);
         }
 
         private static Task<bool> SendKeyedArrayAsync(QfexTestServerConnection connection, string key) =>
@@ -533,15 +762,15 @@ namespace Qfex
                 w.WriteEndObject();
             }));
 
-        /// <summary>cancel_on_disconnect: a dropped connection cancels every resting order; the other subscribed connections hear about it.</summary>
+        /// <summary>cancel_on_disconnect: a dropped connection cancels every resting order of its account; the account's other subscribed connections hear about it.</summary>
         private async Task CancelOrdersOnDisconnectAsync(QfexTestServerConnection gone)
         {
-            List<FakeOrder> cancelled = TakeOrders(null);
+            List<FakeOrder> cancelled = TakeOrders(AccountOf(gone), null);
             if (cancelled.Count == 0)
                 return;
             foreach (QfexTestServerConnection other in _connections.Values)
             {
-                if (other.Id == gone.Id || other.IsMarketData || !other.ReceivesPushes)
+                if (other.Id == gone.Id || other.IsMarketData || !other.ReceivesPushes || other.AccountKey != gone.AccountKey)
                     continue;
                 foreach (FakeOrder o in cancelled)
                 {

@@ -110,6 +110,9 @@ namespace Qfex
 
         internal bool CancelOnDisconnect { get; set; }
 
+        /// <summary>The account the connection authenticated for ("key:&lt;public key&gt;|&lt;account id&gt;"): each has its own order book.</summary>
+        internal string AccountKey { get; set; } = string.Empty;
+
         /// <summary>Cancelled when the connection ended.</summary>
         internal CancellationToken Ended => _ended.Token;
 

@@ -29,7 +29,8 @@ namespace Qfex.Commands
 
         /// <summary>The cmdlet the record comes from: the end of its FullyQualifiedErrorId and its CategoryInfo.Activity.</summary>
         [Parameter]
-        [ValidateSet("Send-QfexMessage", "Receive-QfexFrame", "Connect-Qfex", "Get-QfexSession", "Start-QfexTestServer", "Wait-QfexSession")]
+        [ValidateSet("Send-QfexMessage", "Receive-QfexFrame", "Connect-Qfex", "Get-QfexSession", "Start-QfexTestServer", "Wait-QfexSession",
+            "New-QfexOrder", "Get-QfexOrder", "Set-QfexOrder", "Stop-QfexOrder", "Get-QfexTrade", "Close-QfexPosition", "Get-QfexLeverage", "Set-QfexLeverage")]
         public string CommandName { get; set; } = "Send-QfexMessage";
 
         /// <summary>For QfexTimeout and QfexConnectionClosed from Send-QfexMessage: whether the request was sent.</summary>
@@ -99,10 +100,10 @@ namespace Qfex.Commands
             }
         }
 
-        /// <summary>What Send-QfexMessage sets RequestOutcome and RequestType on: a timeout or a drop of a request it sent.</summary>
+        /// <summary>What Send-QfexMessage (and the trading cmdlets) set RequestOutcome and RequestType on: a timeout or a drop of a request sent.</summary>
         private bool IsAboutARequest(string errorId) =>
             (errorId == ErrorIds.Timeout || errorId == ErrorIds.ConnectionClosed)
-            && (string.Equals(CommandName, "Send-QfexMessage", StringComparison.OrdinalIgnoreCase) || MyInvocation.BoundParameters.ContainsKey(nameof(RequestOutcome)));
+            && (RecordReplay.SendsRequests(CommandName) || MyInvocation.BoundParameters.ContainsKey(nameof(RequestOutcome)));
 
         /// <summary>Module messages that name the request, as the real ones do.</summary>
         private string? DefaultModuleMessage(string errorId, string? type)

@@ -16,6 +16,9 @@ namespace Qfex.Commands
 
         protected CancellationToken StopToken => _stop.Token;
 
+        /// <summary>The same token, for the helpers that work for a cmdlet (<see cref="RequestRunner"/>).</summary>
+        internal CancellationToken StopRequested => _stop.Token;
+
         protected override void StopProcessing() => _stop.Cancel();
 
         private bool _replaying;

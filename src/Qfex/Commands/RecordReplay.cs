@@ -25,7 +25,59 @@ namespace Qfex.Commands
             ["Get-QfexSession"] = typeof(GetQfexSessionCommand),
             ["Start-QfexTestServer"] = typeof(StartQfexTestServerCommand),
             ["Wait-QfexSession"] = typeof(WaitQfexSessionCommand),
+            ["New-QfexOrder"] = typeof(NewQfexOrderCommand),
+            ["Get-QfexOrder"] = typeof(GetQfexOrderCommand),
+            ["Set-QfexOrder"] = typeof(SetQfexOrderCommand),
+            ["Stop-QfexOrder"] = typeof(StopQfexOrderCommand),
+            ["Get-QfexTrade"] = typeof(GetQfexTradeCommand),
+            ["Close-QfexPosition"] = typeof(CloseQfexPositionCommand),
+            ["Get-QfexLeverage"] = typeof(GetQfexLeverageCommand),
+            ["Set-QfexLeverage"] = typeof(SetQfexLeverageCommand),
         };
+
+        /// <summary>The cmdlets New-QfexErrorRecord -CommandName names as the ones that send requests (a timeout or a drop is about one).</summary>
+        internal static bool SendsRequests(string commandName) =>
+            Emitters.TryGetValue(commandName, out Type? type) && (type == typeof(SendQfexMessageCommand) || typeof(QfexTradingCmdlet).IsAssignableFrom(type));
+
+        /// <summary>
+        /// What an emitter needs bound to run at all (its mandatory parameters), never used: the invocation writes the record
+        /// in BeginProcessing and returns (Send-QfexMessage's default parameter set has a mandatory -Message: -Type's set instead).
+        /// </summary>
+        private static Hashtable ReplayArguments(Type emitter)
+        {
+            const string Placeholder = "qfex.error_record";
+            var arguments = new Hashtable(StringComparer.OrdinalIgnoreCase);
+            if (emitter == typeof(SendQfexMessageCommand)) arguments["Type"] = Placeholder;
+            else if (emitter == typeof(NewQfexOrderCommand))
+            {
+                arguments["Symbol"] = Placeholder;
+                arguments["Side"] = QfexSide.Buy;
+                arguments["OrderType"] = QfexOrderType.Limit;
+                arguments["Quantity"] = 1m;
+            }
+            else if (emitter == typeof(SetQfexOrderCommand))
+            {
+                arguments["OrderId"] = Placeholder;
+                arguments["Symbol"] = Placeholder;
+                arguments["Side"] = QfexSide.Buy;
+                arguments["OrderType"] = QfexOrderType.Limit;
+            }
+            else if (emitter == typeof(StopQfexOrderCommand))
+            {
+                arguments["OrderId"] = Placeholder;
+                arguments["Symbol"] = Placeholder;
+            }
+            else if (emitter == typeof(CloseQfexPositionCommand))
+            {
+                arguments["Symbol"] = Placeholder;
+            }
+            else if (emitter == typeof(SetQfexLeverageCommand))
+            {
+                arguments["Symbol"] = Placeholder;
+                arguments["Leverage"] = 1m;
+            }
+            return arguments;
+        }
 
         [ThreadStatic] private static ErrorRecord? t_record;
         [ThreadStatic] private static Type? t_emitter;
@@ -52,8 +104,8 @@ namespace Qfex.Commands
             using PowerShell ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
             // Continue: the record is collected here, never raised, whatever $ErrorActionPreference the caller has.
             ps.AddCommand(cmdlet).AddParameter("ErrorAction", ActionPreference.Continue);
-            // Send-QfexMessage's default parameter set has a mandatory -Message: bind one of -Type's instead (never sent).
-            if (emitter == typeof(SendQfexMessageCommand)) ps.AddParameter("Type", "qfex.error_record");
+            // Mandatory parameters get placeholders (never used: the invocation only writes the record).
+            ps.AddParameters(ReplayArguments(emitter));
             t_record = record;
             t_emitter = emitter;
             try
@@ -86,8 +138,7 @@ namespace Qfex.Commands
         internal static bool TryWriteInto(PSCmdlet caller, string commandName, ErrorRecord record)
         {
             CmdletInfo cmdlet = Resolve(caller, commandName);
-            var parameters = new Hashtable();
-            if (cmdlet.ImplementingType == typeof(SendQfexMessageCommand)) parameters["Type"] = "qfex.error_record";
+            Hashtable parameters = ReplayArguments(cmdlet.ImplementingType);
             // -ErrorAction given to the caller applies to the record (a preference variable in scope applies by itself).
             if (caller.MyInvocation.BoundParameters.TryGetValue("ErrorAction", out object? errorAction)) parameters["ErrorAction"] = errorAction;
             // A steppable pipeline begun with the caller: the cmdlet's error pipe is the caller's (as in a proxy command),
