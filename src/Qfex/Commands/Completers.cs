@@ -63,4 +63,22 @@ namespace Qfex.Commands
                 .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v));
         }
     }
+
+    /// <summary>-Symbol: the symbols the session (-Session, else every session of the runspace) has seen, then none.</summary>
+    public sealed class SymbolCompleter : IArgumentCompleter
+    {
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            object? bound = fakeBoundParameters?["Session"];
+            if (bound is PSObject pso) bound = pso.BaseObject;
+            IEnumerable<QfexSession> sessions = bound is QfexSession session ? new[] { session } : Transport.SessionRegistry.All;
+            string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
+            return sessions.SelectMany(s => s.Core.Orders.Symbols.Snapshot())
+                .Distinct(StringComparer.Ordinal)
+                .OrderBy(v => v, StringComparer.Ordinal)
+                .Where(v => v.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v));
+        }
+    }
 }

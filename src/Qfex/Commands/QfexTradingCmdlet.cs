@@ -2,9 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Collections.Specialized;
-using System.Linq;
 using System.Management.Automation;
-using System.Management.Automation.Language;
 using Qfex.Errors;
 using Qfex.Protocol;
 
@@ -91,24 +89,6 @@ namespace Qfex.Commands
                 offset += items.Count;
                 WriteVerbose($"{type}: a full page of {items.Count}; asking for the next one (offset {offset}).");
             }
-        }
-    }
-
-    /// <summary>-Symbol: the symbols the session (-Session, else every session of the runspace) has seen, then none.</summary>
-    public sealed class SymbolCompleter : IArgumentCompleter
-    {
-        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-            CommandAst commandAst, IDictionary fakeBoundParameters)
-        {
-            object? bound = fakeBoundParameters?["Session"];
-            if (bound is PSObject pso) bound = pso.BaseObject;
-            IEnumerable<QfexSession> sessions = bound is QfexSession session ? new[] { session } : Transport.SessionRegistry.All;
-            string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
-            return sessions.SelectMany(s => s.Core.Orders.Symbols.Snapshot())
-                .Distinct(StringComparer.Ordinal)
-                .OrderBy(v => v, StringComparer.Ordinal)
-                .Where(v => v.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-                .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v));
         }
     }
 }

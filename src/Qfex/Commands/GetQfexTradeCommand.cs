@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Specialized;
-using System.Globalization;
-using System.Linq;
 using System.Management.Automation;
 using Qfex.Protocol;
 
@@ -57,46 +55,6 @@ namespace Qfex.Commands
         {
             DateTime utc = time.Kind == DateTimeKind.Utc ? time : time.ToUniversalTime();
             return (long)Math.Floor((utc - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds);
-        }
-    }
-
-    /// <summary>Get-QfexLeverage: the account's leverage settings (get_user_leverage, every page), optionally of some symbols.</summary>
-    [Cmdlet(VerbsCommon.Get, "QfexLeverage")]
-    [OutputType(typeof(QfexLeverage))]
-    public sealed class GetQfexLeverageCommand : QfexTradingCmdlet
-    {
-        /// <summary>Only these symbols (the request has no filter: the others are read and dropped).</summary>
-        [Parameter(Position = 0)]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(SymbolCompleter))]
-        public string[]? Symbol { get; set; }
-
-        internal override void ProcessSession(QfexSession session) =>
-            Page(session, "get_user_leverage", _ => { }, frame => QfexLeverage.Read(frame, session), 0, level =>
-            {
-                session.Core.Orders.Symbols.Add(level.Symbol);
-                if (Symbol == null || Symbol.Contains(level.Symbol, StringComparer.OrdinalIgnoreCase)) WriteObject(level);
-            });
-    }
-
-    /// <summary>Set-QfexLeverage: set_user_leverage; outputs the symbol's new leverage once the exchange acknowledged it.</summary>
-    [Cmdlet(VerbsCommon.Set, "QfexLeverage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-    [OutputType(typeof(QfexLeverage))]
-    public sealed class SetQfexLeverageCommand : QfexTradingCmdlet
-    {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(SymbolCompleter))]
-        public string Symbol { get; set; } = string.Empty;
-
-        [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-        public decimal Leverage { get; set; }
-
-        internal override void ProcessSession(QfexSession session)
-        {
-            QfexFrame? ack = Request(session, "set_user_leverage", new OrderedDictionary { ["symbol"] = Symbol, ["leverage"] = Leverage },
-                Symbol, "Set leverage to " + Leverage.ToString("0.############################", CultureInfo.InvariantCulture));
-            if (ack != null) WriteObject(new QfexLeverage(Symbol, Leverage, ack, session));
         }
     }
 }
