@@ -249,7 +249,13 @@ namespace Qfex.Transport
                         {
                             Interlocked.Decrement(ref _count);
                             if (failed) continue;
-                            literals ??= Literals();
+                            // Opened again when the secrets changed meanwhile: an auth sent after this batch began
+                            // (its nonce and signature may be echoed in the very next lines).
+                            if (literals == null || literals.Version != _secrets.Version)
+                            {
+                                literals?.Dispose();
+                                literals = Literals();
+                            }
                             long dropped = Interlocked.Exchange(ref _dropped, 0);
                             if (dropped > 0) WriteGap(batch, dropped, entry.At);
                             WriteLine(batch, Format(entry, literals));

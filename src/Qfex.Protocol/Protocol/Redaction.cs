@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Threading;
 
 namespace Qfex.Protocol
 {
@@ -39,6 +40,9 @@ namespace Qfex.Protocol
     internal sealed class SecretLiterals : IDisposable
     {
         internal const int MinLength = 8;
+
+        /// <summary>The <see cref="SessionSecrets.Version"/> these were opened at.</summary>
+        internal int Version { get; set; }
 
         private readonly List<char[]> _items = new List<char[]>(6);
         private bool _sorted = true;
@@ -141,6 +145,7 @@ namespace Qfex.Protocol
         private readonly SecureString? _jwt;
         private SecureString? _nonce;
         private SecureString? _signature;
+        private int _version;
 
         internal SessionSecrets(SecureString? key = null, SecureString? jwt = null)
         {
@@ -159,8 +164,12 @@ namespace Qfex.Protocol
                 _signature?.Dispose();
                 _nonce = n;
                 _signature = s;
+                _version++;
             }
         }
+
+        /// <summary>Changes whenever the secrets do: a pass that lasts (a recorder batch) opens them again when it differs from its literals'.</summary>
+        internal int Version => Volatile.Read(ref _version);
 
         /// <summary>Drops the nonce and signature (the session closed). The credentials stay with their owner.</summary>
         internal void Forget()
@@ -171,6 +180,7 @@ namespace Qfex.Protocol
                 _signature?.Dispose();
                 _nonce = null;
                 _signature = null;
+                _version++;
             }
         }
 
@@ -182,6 +192,7 @@ namespace Qfex.Protocol
             var literals = new SecretLiterals();
             lock (_gate)
             {
+                literals.Version = _version;
                 literals.Add(_key);
                 literals.AddJwt(_jwt);
                 literals.Add(_nonce);
