@@ -9,6 +9,9 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
+    # Loaded before the types file, which names the echo's adapter from it.
+    RequiredAssemblies   = @('Qfex.Protocol.dll')
+    TypesToProcess       = @('Qfex.types.ps1xml')
     FormatsToProcess     = @('Qfex.format.ps1xml')
     CmdletsToExport      = @(
         'Connect-Qfex'

@@ -329,3 +329,51 @@ Describe 'The runbook built on the advice (about_Qfex)' {
         @($server.Received | Where-Object Type -eq 'add_order').Count | Should -Be 1
     }
 }
+
+Describe 'The echoed request of an error frame (TargetObject), as users read it' {
+    BeforeAll {
+        $script:server = Start-QfexTestServer
+        $script:session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+        $script:echo = '{"type":"add_order","params":{"symbol":"AAPL-USD","price":"200.5","quantity":0.25,"client_order_id":"c-é<1>","legs":[1,2]}}'
+        $server.Push('{"err":{"error_code":"InvalidOrder","message":"bad","incoming_message":' + $echo + '}}')
+        $script:record = $null
+        Receive-QfexFrame -Session $session -Count 1 -TimeoutSec 5 -ErrorAction SilentlyContinue -ErrorVariable script:record
+        $script:target = $record[0].TargetObject
+    }
+    AfterAll {
+        Disconnect-Qfex -Session $session
+        Stop-QfexTestServer $server
+    }
+
+    It 'is the redacted JSON as text, and its keys read as properties with the types of a frame' {
+        "$target" | Should -BeExactly $echo
+        $target.type | Should -Be 'add_order'
+        $target.params.symbol | Should -Be 'AAPL-USD'
+        $target.params.quantity | Should -BeOfType [decimal]
+        $target.params.legs[0] | Should -BeOfType [long]
+    }
+
+    It 'converts with ConvertTo-Json to the same JSON, and selects and formats like the request' {
+        $target | ConvertTo-Json -Compress -Depth 5 | Should -BeExactly $echo
+        ($target | Select-Object -ExpandProperty params).client_order_id | Should -Be 'c-é<1>'
+        ($target | Format-List | Out-String).Trim() | Should -Match '^type\s+: add_order\r?\nparams\s+: @\{symbol=AAPL-USD'
+        $record[0].Exception.IncomingMessage | ConvertTo-Json -Compress -Depth 5 | Should -BeExactly $echo
+    }
+
+    It 'survives Export-Clixml as the request' {
+        $path = Join-Path ([System.IO.Path]::GetTempPath()) "qfex-echo-$PID.xml"
+        try {
+            $record[0] | Export-Clixml -LiteralPath $path -Depth 3
+            $back = Import-Clixml -LiteralPath $path
+            $back.TargetObject.type | Should -Be 'add_order'
+            $back.TargetObject.params.symbol | Should -Be 'AAPL-USD'
+        }
+        finally { Remove-Item -LiteralPath $path -ErrorAction Ignore }
+    }
+
+    It 'is the same type from New-QfexErrorRecord, so a mock reads the same' {
+        $made = New-QfexErrorRecord InvalidOrder -IncomingMessage ($echo | ConvertFrom-Json)
+        $made.TargetObject.GetType() | Should -Be $target.GetType()
+        $made.TargetObject | ConvertTo-Json -Compress -Depth 5 | Should -BeExactly $echo
+    }
+}

@@ -63,7 +63,7 @@ namespace Qfex.Tests
             Assert.Equal(exception.Advice.RecommendedAction, error.ErrorDetails.RecommendedAction);
             Assert.Equal(DateTimeKind.Utc, exception.ReceivedAt.Kind);
             Assert.True(exception.Sequence >= 1);
-            var target = Assert.IsType<PSObject>(error.TargetObject);
+            var target = Assert.IsType<QfexEcho>(error.TargetObject).Value;
             Assert.Same(exception.IncomingMessage, target);
             Assert.Equal(echoedType, target.Properties["type"].Value);
             Assert.Equal(QfexSessionState.Open, ((QfexSession)_ps.Run("$s").Value()!).State);
@@ -91,6 +91,43 @@ namespace Qfex.Tests
             Assert.Equal("***", result.Value(4));
             Assert.Equal("qfex_pub_x", result.Value(5));
             Assert.DoesNotContain("5f2e9d0c1b", string.Join("\n", result.Output.Select(o => o?.ToString())));
+        }
+
+        [Fact]
+        public void AnEchoStaysRedactedTextUntilReadThenReadsConvertsAndPrintsAsTheRequest()
+        {
+            const string echo = "{\"type\":\"add_order\",\"params\":{\"symbol\":\"AAPL-USD\",\"price\":\"200.5\",\"quantity\":0.25,\"client_order_id\":\"c-\u00e9<1>\",\"legs\":[1,2]}}";
+            _server.Push("{\"err\":{\"error_code\":\"InvalidOrder\",\"message\":\"bad\",\"incoming_message\":" + echo + "}}");
+            ErrorRecord error = Assert.Single(_ps.Run("Receive-QfexFrame -Count 1 -TimeoutSec 5").Errors);
+            var target = Assert.IsType<QfexEcho>(error.TargetObject);
+            // Nobody read it: no PowerShell object was built for it (the cost a flood of error records does not pay).
+            Assert.False(target.IsBuilt);
+            Assert.Equal(echo.Replace("\\u00e9", "\u00e9"), target.ToString());
+
+            _ps.Run("$echo = $args[0]", target).ThrowOnError();
+            var read = _ps.Run(@"
+                $echo.type
+                $echo.params.symbol
+                $echo.params.quantity.GetType().Name
+                $echo.params.legs[1].GetType().Name
+                ""$echo""
+                ($echo.PSObject.Properties | ForEach-Object Name) -join ','
+                $echo.PSObject.Properties['params'].Value.price
+            ").ThrowOnError();
+            // ConvertTo-Json, Select-Object and the views are the real host's (tests/Pester, "echo").
+            Assert.Equal("add_order", read.Value(0));
+            Assert.Equal("AAPL-USD", read.Value(1));
+            Assert.Equal("Decimal", read.Value(2));
+            Assert.Equal("Int64", read.Value(3));
+            Assert.Equal(target.ToString(), read.Value(4));
+            Assert.Equal("type,params", read.Value(5));
+            Assert.Equal("200.5", read.Value(6));
+            Assert.True(target.IsBuilt);
+            Assert.Same(target.Value, ((QfexServerErrorException)error.Exception).IncomingMessage);
+            // Read-only: it is what the exchange sent.
+            var set = _ps.Run("$echo.type = 'cancel_order'");
+            Assert.True(set.Terminating != null || set.Errors.Count > 0);
+            Assert.Equal("add_order", _ps.Run("$echo.type").ThrowOnError().Value());
         }
 
         [Fact]
@@ -216,8 +253,8 @@ namespace Qfex.Tests
             Assert.Equal(received.ErrorDetails.Message, made.ErrorDetails.Message);
             Assert.Equal(received.ErrorDetails.RecommendedAction, made.ErrorDetails.RecommendedAction);
             Assert.Equal(((QfexServerErrorException)received.Exception).Advice.RetryAfter, ((QfexServerErrorException)made.Exception).Advice.RetryAfter);
-            Assert.Equal("cancel_all_orders", ((PSObject)made.TargetObject).Properties["type"].Value);
-            Assert.IsType<PSObject>(((PSObject)made.TargetObject).Properties["params"].Value);
+            Assert.Equal("cancel_all_orders", Assert.IsType<QfexEcho>(made.TargetObject).Value.Properties["type"].Value);
+            Assert.IsType<PSObject>(Assert.IsType<QfexEcho>(made.TargetObject).Value.Properties["params"].Value);
         }
 
         [Fact]

@@ -120,7 +120,7 @@ namespace Qfex.Tests
             ErrorRecord error = Assert.Single(result.AllErrors);
             Assert.StartsWith("PermissionDenied,Qfex.Commands.ConnectQfexCommand", error.FullyQualifiedErrorId);
             Assert.IsType<QfexPermissionException>(error.Exception);
-            Assert.Equal("subscribe", ((PSObject)error.TargetObject).Properties["type"].Value);
+            Assert.Equal("subscribe", Assert.IsType<QfexEcho>(error.TargetObject).Value.Properties["type"].Value);
             Assert.Empty(_ps.Run("Get-QfexSession").ThrowOnError().Output);        // no session left behind
 
             // The market-data socket too.

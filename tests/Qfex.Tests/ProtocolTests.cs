@@ -128,7 +128,7 @@ namespace Qfex.Tests
         {
             var frame = Assert.Single(Read(
                 "{\"err\":{\"error_code\":\"AlreadyAuthenticated\",\"message\":null,\"incoming_message\":{\"type\":\"auth\",\"params\":{\"hmac\":{\"public_key\":\"pub\",\"nonce\":\"n0nce\",\"unix_ts\":1,\"signature\":\"s1gnature\"},\"jwt\":\"eyJtoken\"}}}}"));
-            var incoming = (PSObject)frame.Error!.Incoming!;
+            var incoming = Assert.IsType<QfexEcho>(frame.Error!.Incoming).Value;
             var p = (PSObject)incoming.Properties["params"].Value;
             var hmac = (PSObject)p.Properties["hmac"].Value;
             Assert.Equal("pub", hmac.Properties["public_key"].Value);

@@ -338,7 +338,7 @@ namespace Qfex.Tests
             Assert.Equal("RateLimited: Too many requests. Please retry after 200ms.", error.ErrorDetails.Message);
             Assert.Equal("Too many requests. Please retry after 200ms.", exception.ServerMessage);
             Assert.False(string.IsNullOrEmpty(error.ErrorDetails.RecommendedAction));
-            var target = Assert.IsType<PSObject>(error.TargetObject);
+            var target = Assert.IsType<QfexEcho>(error.TargetObject).Value;
             Assert.Equal("add_order", target.Properties["type"].Value);
             Assert.Equal("AAPL-USD", ((PSObject)target.Properties["params"].Value).Properties["symbol"].Value);
             // The session survives an error frame.

@@ -79,7 +79,7 @@ namespace Qfex
         {
             ErrorCode = row.Code;
             ServerMessage = context.ServerMessage;
-            IncomingMessage = context.Incoming;
+            _incoming = context.Incoming;
             Sequence = context.Sequence;
             ReceivedAt = context.ReceivedAt;
             Advice = QfexErrorAdvice.ForErrorFrame(row, context);
@@ -91,8 +91,13 @@ namespace Qfex
         /// <summary>The exchange's message (may be null).</summary>
         public string? ServerMessage { get; }
 
-        /// <summary>The echoed request (secrets redacted) as a PowerShell object, or null.</summary>
-        public object? IncomingMessage { get; }
+        private readonly object? _incoming;
+
+        /// <summary>The echo as the record holds it (a <see cref="QfexEcho"/> stays text): for another record about the same frame.</summary>
+        internal object? Incoming => _incoming;
+
+        /// <summary>The echoed request (secrets redacted) as a PowerShell object (built on the first read), its text, or null.</summary>
+        public object? IncomingMessage => _incoming is QfexEcho echo ? echo.Value : _incoming;
 
         /// <summary>The frame's sequence number in its session (0 when not received from a session).</summary>
         public long Sequence { get; }

@@ -21,9 +21,9 @@ namespace Qfex.Protocol
         internal string? Message { get; }
 
         /// <summary>
-        /// The echoed request as a PowerShell object with secrets redacted, a string, or null. Built in
-        /// the receive loop, while the pipeline thread writes the previous record: in a flood of error
-        /// frames the two halves of the work run on two cores.
+        /// The echoed request with secrets redacted: a <see cref="QfexEcho"/> for an object (its PowerShell objects
+        /// built when first read), a string, another JSON value, or null. Redacted in the receive loop, while the
+        /// pipeline thread writes the previous record.
         /// </summary>
         internal object? Incoming { get; }
 
@@ -79,8 +79,9 @@ namespace Qfex.Protocol
             string? incomingType = null;
             if (body.TryGetProperty("incoming_message", out JsonElement i) && i.ValueKind != JsonValueKind.Null)
             {
-                // Secrets are masked while the object is built (an echoed auth request), no second walk.
-                incoming = PSJson.ToPSValue(i, redact: true, literals);
+                // Secrets are masked now, while the session's literals are at hand (an echoed auth request); an object
+                // stays redacted text until someone reads it (QfexEcho).
+                incoming = i.ValueKind == JsonValueKind.Object ? QfexEcho.FromElement(i, literals) : PSJson.ToPSValue(i, redact: true, literals);
                 if (incoming is string text) incoming = Redaction.Clean(text, literals, TextShape.MultiLine);
                 incomingType = PSJson.GetString(i, "type") is string type ? Redaction.Clean(type, literals, TextShape.Line) : null;
             }
@@ -94,6 +95,9 @@ namespace Qfex.Protocol
         {
             object? redacted = Redaction.Redact(incoming);
             string? type = (redacted as System.Management.Automation.PSObject)?.Properties["type"]?.Value as string;
+            // A mock's echo is the type a received one is, numbers typed as in frames.
+            if (redacted is System.Management.Automation.PSObject { BaseObject: System.Management.Automation.PSCustomObject } request)
+                redacted = QfexEcho.FromObject(request);
             return new ErrorEnvelope(Redaction.Clean(code, shape: TextShape.Identifier), message == null ? null : Redaction.Clean(message, shape: TextShape.MultiLine), redacted, type);
         }
     }

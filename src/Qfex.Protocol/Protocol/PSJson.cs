@@ -147,6 +147,9 @@ namespace Qfex.Protocol
             "psobject", "psbase", "psadapted", "psextended", "pstypenames",
         };
 
+        /// <summary>A key of an echo as it will read as a property: as <see cref="ToPSValue"/> names it when redacting.</summary>
+        internal static string EchoName(JsonProperty property) => PropertyName(property, redact: true);
+
         private static string PropertyName(JsonProperty property, bool redact)
         {
             string name;
@@ -275,6 +278,11 @@ namespace Qfex.Protocol
                 {
                     case null:
                         _json.WriteNullValue();
+                        break;
+                    case QfexEcho echo:
+                        // Redacted JSON already: written as it is, never built into objects for this.
+                        if (_maxBytes > 0 && echo.Json.Length > _maxBytes) throw TooLarge();
+                        _json.WriteRawValue(echo.Json, skipInputValidation: true);
                         break;
                     case string s:
                         WriteString(s);

@@ -201,7 +201,7 @@ namespace Qfex.Commands
             {
                 log.WriteTo(this);
                 // A subscription the exchange refused: its error frame's record, with the echoed subscribe as target.
-                ThrowQfexError(e, e is QfexServerErrorException refused ? refused.IncomingMessage
+                ThrowQfexError(e, e is QfexServerErrorException refused ? refused.Incoming
                     : e is QfexInsecureUriException || e.ErrorId == ErrorIds.ConnectFailed ? options.Uri : null);
                 return;
             }
