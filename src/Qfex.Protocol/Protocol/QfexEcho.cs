@@ -66,11 +66,32 @@ namespace Qfex
         /// </summary>
         internal static QfexEcho FromElement(JsonElement element, SecretLiterals? literals)
         {
-            using var buffer = new MemoryStream(Math.Max(256, element.ValueKind == JsonValueKind.Object ? 512 : 64));
-            using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+            // One buffer and writer per thread, reset for each echo: in a flood, the receive loop writes one per frame,
+            // and the echo's text should be its only allocation. A buffer grown by a huge echo is not kept.
+            MemoryStream buffer = t_buffer ??= new MemoryStream(1024);
+            Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+            buffer.SetLength(0);
+            writer.Reset(buffer);
+            try
+            {
                 WriteRedacted(writer, element, literals);
-            return new QfexEcho(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+                writer.Flush();
+                return new QfexEcho(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+            }
+            finally
+            {
+                if (buffer.Capacity > MaxKeptBuffer)
+                {
+                    t_writer = null;
+                    t_buffer = null;
+                }
+            }
         }
+
+        private const int MaxKeptBuffer = 64 * 1024;
+
+        [ThreadStatic] private static MemoryStream? t_buffer;
+        [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
         /// <summary>For New-QfexErrorRecord: an echo from a redacted PowerShell object, typed as a received one would be.</summary>
         internal static QfexEcho FromObject(object redacted)
