@@ -283,12 +283,32 @@ namespace Qfex.Transport
             }
             catch (QfexConnectionException e)
             {
-                throw new QfexAuthenticationException("The connection closed during authentication. " + e.Message, null, e);
+                // The auth could not be sent because the server had closed already (the socket said CloseReceived before
+                // the receive loop had read why): the loop fails the claim with the server's close status and reason.
+                QfexConnectionException why = answer.Task.IsCompleted ? e : await WhyTheLoopEndedAsync(answer, e, timeoutToken).ConfigureAwait(false);
+                throw new QfexAuthenticationException("The connection closed during authentication. " + why.Message, null, why);
             }
             finally
             {
                 _core.Claims.Remove(answer);
             }
+        }
+
+        private static async Task<QfexConnectionException> WhyTheLoopEndedAsync(Waiter<FrameContent> answer, QfexConnectionException sendFailure, CancellationToken timeoutToken)
+        {
+            try
+            {
+                await answer.Task.WaitAsync(timeoutToken).ConfigureAwait(false);
+            }
+            catch (QfexConnectionException loopEnded)
+            {
+                return loopEnded;
+            }
+            catch (OperationCanceledException)
+            {
+                // The loop did not end within the connect timeout: the send's own failure is all there is to say.
+            }
+            return sendFailure;
         }
 
         private async Task SubscribeAsync(CancellationToken token)
