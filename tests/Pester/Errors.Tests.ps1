@@ -334,7 +334,8 @@ Describe 'The echoed request of an error frame (TargetObject), as users read it'
     BeforeAll {
         $script:server = Start-QfexTestServer
         $script:session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
-        $script:echo = '{"type":"add_order","params":{"symbol":"AAPL-USD","price":"200.5","quantity":0.25,"client_order_id":"c-é<1>","legs":[1,2]}}'
+        # Non-ASCII and HTML characters stay as they are in the text (this file stays ASCII: [char]0xE9 is e-acute).
+        $script:echo = '{"type":"add_order","params":{"symbol":"AAPL-USD","price":"200.5","quantity":0.25,"client_order_id":"c-' + [char]0xE9 + '<1>","legs":[1,2]}}'
         $server.Push('{"err":{"error_code":"InvalidOrder","message":"bad","incoming_message":' + $echo + '}}')
         $script:record = $null
         Receive-QfexFrame -Session $session -Count 1 -TimeoutSec 5 -ErrorAction SilentlyContinue -ErrorVariable script:record
@@ -355,7 +356,7 @@ Describe 'The echoed request of an error frame (TargetObject), as users read it'
 
     It 'converts with ConvertTo-Json to the same JSON, and selects and formats like the request' {
         $target | ConvertTo-Json -Compress -Depth 5 | Should -BeExactly $echo
-        ($target | Select-Object -ExpandProperty params).client_order_id | Should -Be 'c-é<1>'
+        ($target | Select-Object -ExpandProperty params).client_order_id | Should -BeExactly "c-$([char]0xE9)<1>"
         ($target | Format-List | Out-String).Trim() | Should -Match '^type\s+: add_order\r?\nparams\s+: @\{symbol=AAPL-USD'
         $record[0].Exception.IncomingMessage | ConvertTo-Json -Compress -Depth 5 | Should -BeExactly $echo
     }
