@@ -124,6 +124,21 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void AnErrorFramesEchoCountsTowardTheBytesItHolds()
+        {
+            // The echo is kept as its own redacted text beside the frame's: the session's byte budget counts both.
+            string pad = new string('x', 10_000);
+            string text = "{\"err\":{\"error_code\":\"InvalidOrder\",\"incoming_message\":{\"type\":\"add_order\",\"params\":{\"note\":\"" + pad + "\"}}}}";
+            var list = new List<FrameContent>();
+            FrameReader.ReadText(Encoding.UTF8.GetBytes(text), list);
+            FrameContent content = Assert.Single(list);
+            var echo = Assert.IsType<QfexEcho>(content.Error!.Incoming);
+            Assert.Equal(QfexFrame.FrameOverhead + Encoding.UTF8.GetByteCount(text) + 2L * echo.Json.Length, content.Size);
+            Assert.True(content.Size > 3L * pad.Length);
+            Assert.Equal(content.Size, content.ToFrame(1, DateTime.UtcNow, 1).Size);
+        }
+
+        [Fact]
         public void EchoedAuthRequestIsRedacted()
         {
             var frame = Assert.Single(Read(

@@ -27,6 +27,9 @@ namespace Qfex.Protocol
         /// </summary>
         internal object? Incoming { get; }
 
+        /// <summary>What the echo holds besides the frame's text, for a session's byte budget (the redacted copy, UTF-16).</summary>
+        internal long HeldBytes => Incoming is QfexEcho echo ? 2L * echo.Json.Length : Incoming is string text ? 2L * text.Length : 0;
+
         /// <summary>The echoed request's type, read without building the object.</summary>
         internal string? IncomingType { get; }
 

@@ -49,7 +49,7 @@ namespace Qfex.Protocol
         internal MalformedKind Malformed { get; }
 
         /// <summary>What the frame will hold in a buffer (see QfexFrame.Size).</summary>
-        internal long Size => QfexFrame.FrameOverhead + (Utf8 != null ? Utf8.Length : 2L * (Text?.Length ?? 0));
+        internal long Size => QfexFrame.FrameOverhead + (Utf8 != null ? Utf8.Length : 2L * (Text?.Length ?? 0)) + (Error?.HeldBytes ?? 0);
 
         internal QfexFrame ToFrame(long sequence, DateTime receivedAt, int sessionId) =>
             new QfexFrame(sequence, Type, Utf8, Text, receivedAt, sessionId)

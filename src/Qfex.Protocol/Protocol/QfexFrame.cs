@@ -25,14 +25,16 @@ namespace Qfex
             _raw = raw;
             ReceivedAt = receivedAt;
             SessionId = sessionId;
-            Size = FrameOverhead + (utf8 != null ? utf8.Length : 2L * (raw?.Length ?? 0));
+            _textSize = FrameOverhead + (utf8 != null ? utf8.Length : 2L * (raw?.Length ?? 0));
         }
 
         /// <summary>What a frame costs besides its text (the object, its slot), for a session's byte budget.</summary>
         internal const int FrameOverhead = 96;
 
-        /// <summary>The bytes this frame holds while it waits in a session's buffer (its text as kept, plus the object).</summary>
-        internal long Size { get; }
+        private readonly long _textSize;
+
+        /// <summary>The bytes this frame holds while it waits in a session's buffer (its text as kept, the object, an error's echo).</summary>
+        internal long Size => _textSize + (Error?.HeldBytes ?? 0);
 
         /// <summary>1, 2, 3, ... per session, with no gaps: every frame the session delivered has one.</summary>
         public long Sequence { get; }
