@@ -432,11 +432,10 @@ namespace Qfex
                 WsHandshakeResult handshake;
                 using (var timeout = new CancellationTokenSource(HandshakeTimeout))
                 using (timeout.Token.Register(() => ws.Abort(reset: true)))
-                    handshake = await WsHandshake.AcceptAsync(ws).ConfigureAwait(false);
+                    handshake = await WsHandshake.AcceptAsync(ws, connection.MarkUpgraded).ConfigureAwait(false);
                 if (!handshake.Upgraded)
                     return;
 
-                connection.MarkUpgraded(handshake);
                 if (Faults.CloseAfterUpgrade is int closeStatus)
                 {
                     // A server that accepts the socket and closes it at once (fault injection).

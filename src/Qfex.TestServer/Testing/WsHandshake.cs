@@ -28,7 +28,10 @@ namespace Qfex
     {
         private static readonly string[] LineBreak = { "\r\n" };
 
-        internal static async Task<WsHandshakeResult> AcceptAsync(WsServerSocket socket)
+        /// <param name="upgrading">Called before the 101 is written, under the socket's send lock: a frame pushed to the
+        /// connection from then on waits for the lock, so it follows the 101, and a client that has read the 101 finds the
+        /// connection registered (a test that connects and pushes at once never misses it).</param>
+        internal static async Task<WsHandshakeResult> AcceptAsync(WsServerSocket socket, Action<WsHandshakeResult>? upgrading = null)
         {
             string? head = await socket.ReadHttpHeadAsync().ConfigureAwait(false);
             if (head == null)
@@ -94,8 +97,9 @@ namespace Qfex
                 "Connection: Upgrade\r\n" +
                 "Sec-WebSocket-Accept: " + accept + "\r\n" +
                 "\r\n";
-            await socket.SendRawBytesAsync(Encoding.ASCII.GetBytes(response)).ConfigureAwait(false);
-            return new WsHandshakeResult(true, path);
+            var upgraded = new WsHandshakeResult(true, path);
+            await socket.SendRawBytesAsync(Encoding.ASCII.GetBytes(response), upgrading == null ? null : () => upgrading(upgraded)).ConfigureAwait(false);
+            return upgraded;
         }
 
         private static async Task RejectAsync(WsServerSocket socket, string status, string body, string? extraHeaders)

@@ -439,11 +439,12 @@ namespace Qfex
             SendFrameCoreAsync(opcode, payload, 0, payload.Length, fin);
 
         /// <summary>Writes bytes as they are (the handshake's HTTP response).</summary>
-        internal async Task SendRawBytesAsync(byte[] bytes)
+        internal async Task SendRawBytesAsync(byte[] bytes, Action? beforeWrite = null)
         {
             await _sendLock.WaitAsync().ConfigureAwait(false);
             try
             {
+                beforeWrite?.Invoke();
                 await _stream.WriteAsync(bytes, 0, bytes.Length, _lifetime.Token).ConfigureAwait(false);
             }
             finally
