@@ -30,8 +30,11 @@ namespace Qfex.Tests
 
             public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
             {
+                // Counted once registered: counted before, a test could advance the clock between the count and the
+                // registration, and the timer would then be due a whole step later than the test expects.
+                ITimer timer = base.CreateTimer(callback, state, dueTime, period);
                 Interlocked.Increment(ref _timers);
-                return base.CreateTimer(callback, state, dueTime, period);
+                return timer;
             }
         }
 
