@@ -285,7 +285,7 @@ namespace Qfex.Transport
             {
                 // The auth could not be sent because the server had closed already (the socket said CloseReceived before
                 // the receive loop had read why): the loop fails the claim with the server's close status and reason.
-                QfexConnectionException why = answer.Task.IsCompleted ? e : await WhyTheLoopEndedAsync(answer, e, timeoutToken).ConfigureAwait(false);
+                QfexConnectionException why = await WhyTheLoopEndedAsync(answer, e, timeoutToken).ConfigureAwait(false);
                 throw new QfexAuthenticationException("The connection closed during authentication. " + why.Message, null, why);
             }
             finally
@@ -397,7 +397,11 @@ namespace Qfex.Transport
             try
             {
                 if (_socket.State != WebSocketState.Open)
-                    throw _core.ClosedException("The connection is not open: " + (_abortReason ?? _socket.State.ToString()) + ".");
+                {
+                    // Closed by the server before the receive loop said so (CloseReceived): its reason, not just the state.
+                    string why = _abortReason ?? ServerCloseText() ?? _socket.State.ToString();
+                    throw _core.ClosedException("The connection is not open: " + why + (why.EndsWith(".", StringComparison.Ordinal) ? "" : "."));
+                }
                 _core.Recorder?.Sent(Transcript.RoleModule, json);
                 // Never cancelled: cancelling a ClientWebSocket send aborts the socket.
                 await _socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
@@ -577,10 +581,9 @@ namespace Qfex.Transport
 
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
+                        // Read before the answer: answering may end the socket (Aborted), and the reason with it.
+                        closeReason = ServerCloseText() ?? "The server closed the connection.";
                         await AnswerCloseAsync().ConfigureAwait(false);
-                        // The description is the server's text: shown only through the redaction pass (no control characters).
-                        string? description = _socket.CloseStatusDescription;
-                        closeReason = $"The server closed the connection ({(int?)_socket.CloseStatus} {_socket.CloseStatus}{(string.IsNullOrEmpty(description) ? "" : ": " + Redaction.Clean(description, _core.Secrets))}).";
                         break;
                     }
 
@@ -678,6 +681,18 @@ namespace Qfex.Transport
         internal static bool IsSocketFault(Exception e) =>
             e is WebSocketException || e is ObjectDisposedException || e is OperationCanceledException || e is InvalidOperationException
             || e is System.IO.IOException || e is System.Net.Sockets.SocketException;
+
+        /// <summary>
+        /// Why the server closed, once its close frame was read (State CloseReceived or Closed); null before. The
+        /// description is the server's text: shown only through the redaction pass (no control characters).
+        /// </summary>
+        private string? ServerCloseText()
+        {
+            if ((_socket.State != WebSocketState.CloseReceived && _socket.State != WebSocketState.Closed) || _socket.CloseStatus is not WebSocketCloseStatus status)
+                return null;
+            string? description = _socket.CloseStatusDescription;
+            return $"The server closed the connection ({(int)status} {status}{(string.IsNullOrEmpty(description) ? "" : ": " + Redaction.Clean(description, _core.Secrets))}).";
+        }
 
         internal static string Describe(Exception e)
         {

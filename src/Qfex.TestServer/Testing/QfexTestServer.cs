@@ -438,8 +438,14 @@ namespace Qfex
 
                 if (Faults.CloseAfterUpgrade is int closeStatus)
                 {
-                    // A server that accepts the socket and closes it at once (fault injection).
+                    // A server that accepts the socket and closes it at once (fault injection), with the closing
+                    // handshake a server does: what the client sent meanwhile is read and ignored until its close reply
+                    // (or the close timeout). Closing TCP at once would answer the client's auth with a reset, which can
+                    // discard the unread close frame, and with it the reason the client should report.
                     await connection.CloseAsync(closeStatus, Faults.CloseAfterUpgradeReason).ConfigureAwait(false);
+                    while ((await ws.ReadMessageAsync().ConfigureAwait(false)).Type != QfexTestServerOpcode.Close)
+                    {
+                    }
                     return;
                 }
                 if (connection.IsMarketData)
