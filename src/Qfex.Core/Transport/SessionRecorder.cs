@@ -126,6 +126,18 @@ namespace Qfex.Transport
         /// <summary>Completes when the writer has written the last line and closed the file.</summary>
         internal Task Completion => _writer;
 
+        private Task? _heldUntil;
+
+        /// <summary>
+        /// For tests: the writer takes no line until this task completes, as behind a disk that stalls, so a test can
+        /// show what a recorder that falls behind does without depending on which thread is faster.
+        /// </summary>
+        internal Task? HeldUntil
+        {
+            get => Volatile.Read(ref _heldUntil);
+            set => Volatile.Write(ref _heldUntil, value);
+        }
+
         /// <summary>Frames left out because the writer could not keep up (each gap is in the transcript too).</summary>
         internal long Dropped => Interlocked.Read(ref _droppedTotal) + Interlocked.Read(ref _dropped);
 
@@ -245,8 +257,10 @@ namespace Qfex.Transport
                     SecretLiterals? literals = null;
                     try
                     {
-                        while (_queue.TryDequeue(out Entry entry))
+                        while (true)
                         {
+                            if (Volatile.Read(ref _heldUntil) is Task held && !held.IsCompleted) await held.ConfigureAwait(false);
+                            if (!_queue.TryDequeue(out Entry entry)) break;
                             Interlocked.Decrement(ref _count);
                             if (failed) continue;
                             // Opened again when the secrets changed meanwhile: an auth sent after this batch began
