@@ -117,7 +117,6 @@ namespace Qfex.Transport
                 {
                     _core.Log($"Reconnect attempt {attempt} of {_options.MaxReconnectAttempts}.");
                     await _open(new LinkSetup(restoring: true, link => ReopenedAsync(link, reason, () => opened = true), _core.Log, OnLinkEnded), _lifetime.Token).ConfigureAwait(false);
-                    _core.Log($"Reconnected (reconnect {_core.Reconnects}).");
                     return;
                 }
                 catch (Exception e) when (e is QfexException || e is OperationCanceledException)
@@ -150,6 +149,8 @@ namespace Qfex.Transport
             if (!_core.TryOpen(link.Generation))
                 throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
             _core.Recorder?.Opened(link.Generation);
+            // Logged as the session opens, before the notice: whoever sees the notice (or State Open) sees this line too.
+            _core.Log($"Reconnected (reconnect {_core.Reconnects}).");
             opened();
             // What this connection's setup did: cancel-on-disconnect was turned on again when it is on.
             await _core.DeliverReconnectNoticeAsync(reason, _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value).ConfigureAwait(false);
