@@ -399,8 +399,8 @@ namespace Qfex.Transport
                 if (_socket.State != WebSocketState.Open)
                 {
                     // Closed by the server before the receive loop said so (CloseReceived): its reason, not just the state.
-                    string why = _abortReason ?? ServerCloseText() ?? _socket.State.ToString();
-                    throw _core.ClosedException("The connection is not open: " + why + (why.EndsWith(".", StringComparison.Ordinal) ? "" : "."));
+                    // Every abort reason and the close text are sentences already; only the bare state needs its stop.
+                    throw _core.ClosedException("The connection is not open: " + (_abortReason ?? ServerCloseText() ?? _socket.State + "."));
                 }
                 _core.Recorder?.Sent(Transcript.RoleModule, json);
                 // Never cancelled: cancelling a ClientWebSocket send aborts the socket.
