@@ -2,6 +2,8 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using Xunit;
 
 namespace Qfex.Tests
@@ -46,6 +48,47 @@ namespace Qfex.Tests
             Assert.Equal("Desktop,Core", result.Output[2].ToString());
             Assert.Equal(string.Join(",", Cmdlets), string.Join(",", result.Output[3].ToString()!.Split(',').OrderBy(n => n, StringComparer.Ordinal)));
             Assert.All(result.Output.Skip(4), o => Assert.True((bool)o.BaseObject));
+        }
+
+        [Fact]
+        public void ThisBuildImportsTheFolderOfItsOwnConfigurationAndItsAssembliesMatchIt()
+        {
+            // A plain `dotnet test` (no -c) once laid its Debug assemblies into out/Qfex, the Release folder
+            // build.ps1 and the benchmark use: Directory.Build.props is read before the SDK defaults
+            // Configuration, so the folder was out//Qfex.
+            string configuration = typeof(ModuleTests).Assembly
+                .GetCustomAttributes(typeof(System.Reflection.AssemblyConfigurationAttribute), false)
+                .Cast<System.Reflection.AssemblyConfigurationAttribute>().Single().Configuration;
+            string dir = Path.GetDirectoryName(PowerShellHost.ModuleManifest)!.Replace('\\', '/');
+            string expected = configuration == "Release" ? "/out/Qfex" : "/out/" + configuration + "/Qfex";
+            Assert.EndsWith(expected, dir, StringComparison.Ordinal);
+
+            bool testsOptimized = !IsBuiltWithoutOptimizations(typeof(ModuleTests).Assembly.Location);
+            foreach (string name in new[] { "Qfex.dll", "Qfex.Core.dll", "Qfex.Protocol.dll", "Qfex.TestServer.dll" })
+                Assert.True(testsOptimized == !IsBuiltWithoutOptimizations(Path.Combine(dir, name)),
+                    name + " in " + dir + " was not built as " + configuration + " (optimizations " + (testsOptimized ? "on" : "off") + ")");
+        }
+
+        private static bool IsBuiltWithoutOptimizations(string path)
+        {
+            using var stream = File.OpenRead(path);
+            using var pe = new PEReader(stream);
+            var metadata = pe.GetMetadataReader();
+            foreach (var handle in metadata.GetAssemblyDefinition().GetCustomAttributes())
+            {
+                var attribute = metadata.GetCustomAttribute(handle);
+                if (attribute.Constructor.Kind != HandleKind.MemberReference) continue;
+                var constructor = metadata.GetMemberReference((MemberReferenceHandle)attribute.Constructor);
+                if (constructor.Parent.Kind != HandleKind.TypeReference) continue;
+                var type = metadata.GetTypeReference((TypeReferenceHandle)constructor.Parent);
+                if (metadata.GetString(type.Name) != "DebuggableAttribute") continue;
+                // DebuggableAttribute(DebuggingModes): a 2-byte prolog, then the int32 modes.
+                var blob = metadata.GetBlobReader(attribute.Value);
+                blob.ReadUInt16();
+                const int DisableOptimizations = 0x100;
+                return (blob.ReadInt32() & DisableOptimizations) != 0;
+            }
+            return false;
         }
 
         [Fact]
