@@ -96,6 +96,8 @@ namespace Qfex.Benchmarks
                         if (line.Id == "2a") ours = m;
                     });
             }
+            if (InPwsh && objects && raw != null)
+                Guard("P2z", "the engine's floor: frames in hand -> Out-Null", () => PwshFloor(n: _n));
             if (InPwsh) DisconnectPwsh(_pwsh);
             if (errors && rawErrors != null && InPwsh && !_options.Quick)
                 Guard("P3c", "error frames -> ErrorRecords, cold pwsh", () => PwshCold(rawErrors));
@@ -223,6 +225,25 @@ namespace Qfex.Benchmarks
                 DisconnectPwsh(_pwsh);
                 Released(0);
             }
+        }
+
+        /// <summary>
+        /// P2z: what the engine alone costs per object on the P2 lines' path (one cmdlet writing N objects with
+        /// enumeration into Out-Null), against a raw baseline measured just before it. P2a and P2b cannot pass
+        /// this rate; when it is below their target, the target is below the engine's floor on this machine.
+        /// </summary>
+        private void PwshFloor(int n)
+        {
+            Measured baseline = AdjacentRaw(Payload, n);
+            PwshChild child = Pwsh;
+            Measured m = Measure(n, count =>
+            {
+                ChildAnswer answer = child.Run(FloorScript, RunTimeout, null, false, count);
+                answer.ThrowOnError("Write-Output | Out-Null");
+                return answer.ToSample(count, TimeSpan.Zero);
+            }, child.Quiesce, child.Settle, "pwsh#" + child.ProcessId.ToString(C) + "|floor");
+            ThroughputRow("P2z", "the engine's floor: frames in hand -> Out-Null", m, baseline, null,
+                "script: " + FloorScript + " (no socket, buffer or parsing: the pipeline's own cost per object, the ceiling of P2a and P2b)", Where.Pwsh);
         }
 
         /// <summary>

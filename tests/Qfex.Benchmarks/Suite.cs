@@ -39,6 +39,13 @@ namespace Qfex.Benchmarks
         // -TimeoutSec only bounds the run; it never fires in a good run.
         private const string ObjectsScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | Out-Null";
         private const string TextScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 -Raw | Out-Null";
+        // The engine's own floor for the P2 lines: N frames already in hand (one QfexFrame, built once per N
+        // outside the measured runs), written by one cmdlet call with enumeration, as Receive-QfexFrame writes
+        // its batches, into Out-Null. No socket, no buffer, no parsing: what the pipeline alone costs per object.
+        private const string FloorScript =
+            "$n = $args[0]; if ($global:QfexBenchFloor.Count -ne $n) { $f = New-QfexFrame -Type trade -Data @{ symbol = 'AAPL-USD' }; " +
+            "$global:QfexBenchFloor = [object[]]::new($n); for ($i = 0; $i -lt $n; $i++) { $global:QfexBenchFloor[$i] = $f } }; " +
+            "Write-Output -InputObject $global:QfexBenchFloor | Out-Null";
         private const string CapturedScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120";
         private const string ForEachScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Sequence }";
         private const string DataScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Data.type }";
