@@ -293,7 +293,8 @@ Describe 'The runbook built on the advice (about_Qfex)' {
         $server.SilentTypes.Add('add_order')
         { Invoke-QfexRequest -Type add_order -Params $order.Clone() -TimeoutSec 1 -WarningAction SilentlyContinue } |
             Should -Throw -ErrorId 'QfexTimeout,Qfex.Commands.SendQfexMessageCommand'
-        Start-Sleep -Milliseconds 300
+        # A barrier instead of a pause: the exchange answers in order, so a resend would have reached it before this.
+        $null = Send-QfexMessage -Type get_user_trades -Wait -TimeoutSec 10
         @($server.Received | Where-Object Type -eq 'add_order').Count | Should -Be 1
         @($server.Received | Where-Object Type -eq 'get_user_orders').Count | Should -BeGreaterOrEqual 1
     }
@@ -325,7 +326,8 @@ Describe 'The runbook built on the advice (about_Qfex)' {
         $caught.Exception.RequestOutcome | Should -Be 'SentOutcomeUnknown'
         # It checked the outcome (after the reconnect) instead of resending.
         @($server.Received | Where-Object Type -eq 'get_user_orders').Count | Should -BeGreaterOrEqual 1
-        Start-Sleep -Milliseconds 300
+        # A barrier instead of a pause: the exchange answers in order, so a resend would have reached it before this.
+        $null = Send-QfexMessage -Type get_user_trades -Wait -TimeoutSec 10
         @($server.Received | Where-Object Type -eq 'add_order').Count | Should -Be 1
     }
 }

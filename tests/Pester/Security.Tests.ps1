@@ -91,3 +91,57 @@ Describe 'What the console shows of a hostile exchange' {
         Assert-NoInjectedSequence (Show-Error $closed[0])
     }
 }
+
+Describe 'A ws:// loopback session in a pwsh whose environment names a proxy' {
+    # .NET reads HTTP_PROXY, HTTPS_PROXY and ALL_PROXY once per process, so the session is made in a fresh pwsh
+    # started with them set, pointing at a listener here that accepts nothing: a connection through the proxy
+    # would wait in its backlog (and the clear-text auth would have gone to it).
+    BeforeAll {
+        $script:proxy = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $script:proxy.Start()
+        $script:child = Join-Path ([System.IO.Path]::GetTempPath()) ('QfexProxyTest-' + [guid]::NewGuid().ToString('N') + '.ps1')
+        Set-Content -LiteralPath $script:child -Encoding utf8 -Value @'
+param([string] $Manifest)
+$ErrorActionPreference = 'Stop'
+Import-Module -Name $Manifest
+$server = Start-QfexTestServer
+try {
+    $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+    $answer = Send-QfexMessage -Session $session -Type get_user_orders -Wait -TimeoutSec 10
+    "state=$($session.State) answer=$($answer.Type) uri=$($session.Uri)"
+    Disconnect-Qfex -Session $session
+}
+finally { Stop-QfexTestServer -Server $server }
+'@
+    }
+
+    AfterAll {
+        $script:proxy.Stop()
+        Remove-Item -LiteralPath $script:child -ErrorAction SilentlyContinue
+    }
+
+    It 'connects directly: the proxy sees no connection' {
+        $saved = @{}
+        foreach ($name in 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'NO_PROXY', 'no_proxy') {
+            $saved[$name] = [Environment]::GetEnvironmentVariable($name)
+        }
+        $address = "http://127.0.0.1:$($script:proxy.LocalEndpoint.Port)"
+        try {
+            foreach ($name in 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy') { [Environment]::SetEnvironmentVariable($name, $address) }
+            foreach ($name in 'NO_PROXY', 'no_proxy') { [Environment]::SetEnvironmentVariable($name, $null) }
+            $current = [System.Environment]::ProcessPath
+            $command = @(
+                if ([System.IO.Path]::GetFileNameWithoutExtension($current) -eq 'pwsh') { $current }
+                elseif (Test-Path -LiteralPath (Join-Path $PSHOME 'pwsh') -PathType Leaf) { Join-Path $PSHOME 'pwsh' }
+                else { $current; Join-Path $PSHOME 'pwsh.dll' }
+            )
+            $arguments = @($command | Select-Object -Skip 1) + @('-NoLogo', '-NoProfile', '-NonInteractive', '-OutputFormat', 'Text', '-File', $script:child, '-Manifest', $manifest)
+            $output = & $command[0] @arguments 2>&1 | ForEach-Object { "$_" }
+        }
+        finally {
+            foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+        }
+        ($output -join "`n") | Should -Match '^state=Open answer=all_orders_response uri=ws://127\.0\.0\.1:\d+/'
+        $script:proxy.Pending() | Should -BeFalse -Because 'a session to a loopback ws:// address never goes through a proxy'
+    }
+}

@@ -500,7 +500,7 @@ namespace Qfex.Tests
             _ps.Run(transfer + " -Force -WhatIf").ThrowOnError();
             Assert.DoesNotContain(server.Received, r => r.Type == "transfer_balance");
             _ps.Run(transfer + " -Force -Confirm:$false").ThrowOnError();
-            Assert.True(SpinWait.SpinUntil(() => server.Received.Any(r => r.Type == "transfer_balance"), 5000));
+            Wait.Until(() => server.Received.Any(r => r.Type == "transfer_balance"), "the transfer reaches the exchange");
         }
 
         [Fact]

@@ -233,7 +233,10 @@ namespace Qfex.Errors
         internal static TimeSpan? Parse(string? text) => Parse(text, out _);
 
         /// <summary><paramref name="timeDependent"/>: the hint is a date, so the delay depends on when it is read.</summary>
-        internal static TimeSpan? Parse(string? text, out bool timeDependent)
+        internal static TimeSpan? Parse(string? text, out bool timeDependent) => Parse(text, DateTime.UtcNow, out timeDependent);
+
+        /// <summary>As above, a date hint read against <paramref name="utcNow"/> (tests pass a fixed instant).</summary>
+        internal static TimeSpan? Parse(string? text, DateTime utcNow, out bool timeDependent)
         {
             timeDependent = false;
             if (string.IsNullOrEmpty(text)) return null;
@@ -255,7 +258,7 @@ namespace Qfex.Errors
                 if (!DateTime.TryParseExact(match.Groups["date"].Value, "r", CultureInfo.InvariantCulture,
                         DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime at))
                     return null;
-                ms = Math.Max(0, (at - DateTime.UtcNow).TotalMilliseconds);
+                ms = Math.Max(0, (at - utcNow).TotalMilliseconds);
             }
             else if (match.Groups["header"].Success)
             {
