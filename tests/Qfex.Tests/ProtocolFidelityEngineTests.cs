@@ -409,8 +409,10 @@ namespace Qfex.Tests
             _ps.Run("$s2 = Connect-Qfex -Uri $server.Uri -Credential $server.Credential; $null = Receive-QfexFrame -Session $s; $null = Receive-QfexFrame -Session $s2").ThrowOnError();
             // After the first session's wait ran out, a frame reaches the second one a moment later. With one
             // deadline for the call the second session is not waited for at all: it times out at once and the
-            // frame stays buffered. (With a deadline per session it would have waited and taken the frame.)
-            Action pushSoon = () => Task.Delay(300).ContinueWith(_ => _server.Push("{\"type\":\"late\"}"));
+            // frame stays buffered. (With a deadline per session it would have waited up to 1.5 s and taken the frame.)
+            // The push comes 1 s after the first wait ended: the second session's turn may be that late on a stalled
+            // machine and still find nothing, and a per-session deadline would still be waiting when it comes.
+            Action pushSoon = () => Task.Delay(1000).ContinueWith(_ => _server.Push("{\"type\":\"late\"}"));
             var result = _ps.Run("$push = $args[0]; & { $s; $push.Invoke(); $s2 } | Receive-QfexFrame -Count 1 -TimeoutSec 1.5", pushSoon);
             Assert.Empty(result.Output);
             Assert.Equal(2, result.Errors.Count(e => e.FullyQualifiedErrorId.StartsWith("QfexReceiveTimeout,", StringComparison.Ordinal)));
