@@ -55,14 +55,28 @@ namespace Qfex
         {
             // Advice is immutable and a flood of error frames repeats the same code and message:
             // reuse it instead of parsing the hint again for every frame.
+            // The last advice on this thread first: in a flood the same one every time, and no key to hash.
+            QfexErrorAdvice? last = t_last;
+            if (last != null && ReferenceEquals(last._row, row) && string.Equals(t_lastMessage, serverMessage ?? string.Empty, StringComparison.Ordinal))
+                return last;
             var key = (row.Code, serverMessage ?? string.Empty);
-            if (Cache.TryGetValue(key, out QfexErrorAdvice? cached) && ReferenceEquals(cached._row, row)) return cached;
+            if (Cache.TryGetValue(key, out QfexErrorAdvice? cached) && ReferenceEquals(cached._row, row)) return Remember(cached, key.Item2);
             TimeSpan? hint = RetryAfterHint.Parse(serverMessage, out bool timeDependent);
             var advice = new QfexErrorAdvice(row, row.Code, ErrorCodeTable.IsTableRow(row), row.Category, row.Retryable, hint,
                 row.Action, row.Meaning, row.RecommendedAction, row.ExceptionType);
             if (timeDependent) return advice;   // "Retry-After: <date>": the delay shrinks as time passes
             if (Cache.Count > 1024) Cache.Clear();
             Cache[key] = advice;
+            return Remember(advice, key.Item2);
+        }
+
+        [ThreadStatic] private static QfexErrorAdvice? t_last;
+        [ThreadStatic] private static string? t_lastMessage;
+
+        private static QfexErrorAdvice Remember(QfexErrorAdvice advice, string serverMessage)
+        {
+            t_last = advice;
+            t_lastMessage = serverMessage;
             return advice;
         }
 

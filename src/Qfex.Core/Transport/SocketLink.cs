@@ -572,8 +572,10 @@ namespace Qfex.Transport
                     // Never cancelled (see SocketReceiver): cancelling a ClientWebSocket receive aborts the socket.
                     if (!SocketReceiver.TryReceive(_socket, buffer, count, limit - count, _options.ForceArraySegmentReceive, out ReceivedChunk result, out Task? pending))
                     {
-                        // About to wait for the network: hand the burst's staged frames to the readers now.
+                        // About to wait for the network: hand the burst's staged frames to the readers now, and
+                        // zero the secrets held open for the burst (never held across an await: see SessionSecrets).
                         _core.FlushStaged();
+                        _core.Secrets.Release();
                         await pending!.ConfigureAwait(false);
                         result = SocketReceiver.ResultOf(pending);
                     }
@@ -583,6 +585,7 @@ namespace Qfex.Transport
                     {
                         // Read before the answer: answering may end the socket (Aborted), and the reason with it.
                         closeReason = ServerCloseText() ?? "The server closed the connection.";
+                        _core.Secrets.Release();
                         await AnswerCloseAsync().ConfigureAwait(false);
                         break;
                     }
@@ -597,7 +600,11 @@ namespace Qfex.Transport
                     else if (result.MessageType == WebSocketMessageType.Binary)
                         contents.Add(FrameReader.ReadBinary(new ReadOnlySpan<byte>(buffer, 0, count)));
                     else
+                    {
+                        // An error frame's text is redacted with the session's secrets: opened once for the burst.
+                        _core.Secrets.Hold();
                         FrameReader.ReadText(new ReadOnlySpan<byte>(buffer, 0, count), contents, _core.Secrets);
+                    }
                     count = 0;
                     oversized = false;
 
@@ -609,12 +616,17 @@ namespace Qfex.Transport
                             continue;
                         }
                         Task delivered = _core.DeliverAsync(content, receivedAt, stage: true);
-                        if (!delivered.IsCompleted) await delivered.ConfigureAwait(false);
+                        if (!delivered.IsCompleted)
+                        {
+                            _core.Secrets.Release();
+                            await delivered.ConfigureAwait(false);
+                        }
                     }
                 }
             }
             catch (Exception e) when (IsSocketFault(e))
             {
+                _core.Secrets.Release();
                 closeReason = _abortReason ?? "The connection was lost: " + Describe(e);
                 if (_abortReason == null && (e is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted } || _socket.CloseStatus == WebSocketCloseStatus.InvalidPayloadData))
                 {
@@ -638,6 +650,7 @@ namespace Qfex.Transport
             }
             finally
             {
+                _core.Secrets.Release();
                 _core.FlushStaged();   // nothing received is lost with the socket
                 ArrayPool<byte>.Shared.Return(buffer);
                 _socket.Dispose();

@@ -76,7 +76,7 @@ namespace Qfex.Protocol
                 message = m.ValueKind == JsonValueKind.String ? PSJson.StringValue(m)
                     : m.ValueKind == JsonValueKind.Null ? null
                     : m.GetRawText();
-            if (message != null) message = Redaction.Clean(message, literals, TextShape.MultiLine);
+            if (message != null) message = Redaction.CleanRecurring(message, literals, TextShape.MultiLine);
 
             object? incoming = null;
             string? incomingType = null;
@@ -86,11 +86,11 @@ namespace Qfex.Protocol
                 // stays redacted text until someone reads it (QfexEcho).
                 incoming = i.ValueKind == JsonValueKind.Object ? QfexEcho.FromElement(i, literals) : PSJson.ToPSValue(i, redact: true, literals);
                 if (incoming is string text) incoming = Redaction.Clean(text, literals, TextShape.MultiLine);
-                incomingType = PSJson.GetString(i, "type") is string type ? Redaction.Clean(type, literals, TextShape.Line) : null;
+                incomingType = PSJson.GetString(i, "type") is string type ? Redaction.CleanRecurring(type, literals, TextShape.Line) : null;
             }
 
             malformedReason = null;
-            return new ErrorEnvelope(Redaction.Clean(PSJson.StringValue(codeElement), literals, TextShape.Identifier), message, incoming, incomingType);
+            return new ErrorEnvelope(Redaction.CleanRecurring(PSJson.StringValue(codeElement), literals, TextShape.Identifier), message, incoming, incomingType);
         }
 
         /// <summary>For New-QfexErrorRecord: an envelope built from parts, through the same redaction pass as a received one.</summary>

@@ -124,7 +124,7 @@ namespace Qfex
                     writer.WriteEndArray();
                     break;
                 case JsonValueKind.String:
-                    writer.WriteStringValue(Redaction.Clean(PSJson.StringValue(element), literals, TextShape.MultiLine));
+                    writer.WriteStringValue(Redaction.CleanRecurring(PSJson.StringValue(element), literals, TextShape.MultiLine));
                     break;
                 default:
                     // Numbers as sent (their text decides [long] or [decimal] when read), true, false, null.

@@ -44,13 +44,36 @@ namespace Qfex.Protocol
         /// <summary>The <see cref="SessionSecrets.Version"/> these were opened at.</summary>
         internal int Version { get; set; }
 
-        private readonly List<char[]> _items = new List<char[]>(6);
+        private readonly List<char[]> _items;
         private bool _sorted = true;
+        private readonly SecretLiterals? _owner;
+
+        internal SecretLiterals()
+        {
+            _items = new List<char[]>(6);
+        }
+
+        /// <summary>A view of <paramref name="owner"/>'s literals for one pass: disposing it leaves them to their owner.</summary>
+        private SecretLiterals(SecretLiterals owner)
+        {
+            _owner = owner;
+            _items = owner._items;
+            Version = owner.Version;
+        }
+
+        internal SecretLiterals Borrow() => new SecretLiterals(this);
+
+        /// <summary>
+        /// Stands for these literals' content: the same object for every view of one opened set, a new one for each
+        /// set opened (a set's content never changes after it was opened; disposing it zeroes it and nothing reads it again).
+        /// </summary>
+        internal object Identity => _items;
 
         internal IReadOnlyList<char[]> Items
         {
             get
             {
+                if (_owner != null) return _owner.Items;
                 if (!_sorted)
                 {
                     // Longest first: a literal inside another (the JWT's signature part) is masked with it.
@@ -70,6 +93,7 @@ namespace Qfex.Protocol
                 Array.Clear(literal, 0, literal.Length);
                 return;
             }
+            if (_owner != null) throw new InvalidOperationException("A borrowed view of the session's secrets is read-only.");
             _items.Add(literal);
             _sorted = false;
         }
@@ -112,6 +136,7 @@ namespace Qfex.Protocol
 
         public void Dispose()
         {
+            if (_owner != null) return;
             foreach (char[] literal in _items) Array.Clear(literal, 0, literal.Length);
             _items.Clear();
         }
@@ -186,8 +211,45 @@ namespace Qfex.Protocol
 
         public void Dispose() => Forget();
 
+        // Opened once for a burst of the receive loop instead of once per error frame (decoding four SecureStrings
+        // per frame was a sixth of the loop's work in an error flood). Lent only to passes on the thread that holds
+        // it, which releases it (zeroing the text) before it awaits anything, so no other thread ever reads arrays
+        // that may be zeroed under it.
+        private SecretLiterals? _held;
+        private int _heldBy;
+
+        /// <summary>
+        /// The receive loop is about to read frames synchronously on this thread: later <see cref="Open"/> calls on it
+        /// borrow one opened set until <see cref="Release"/>. Call <see cref="Release"/> before any await.
+        /// </summary>
+        internal void Hold() => _heldBy = Environment.CurrentManagedThreadId;
+
+        /// <summary>Ends the hold of this thread and zeroes what it opened.</summary>
+        internal void Release()
+        {
+            if (_heldBy != Environment.CurrentManagedThreadId) return;
+            _heldBy = 0;
+            SecretLiterals? held = _held;
+            _held = null;
+            held?.Dispose();
+        }
+
         /// <summary>The secrets as text for one pass; dispose it (that zeroes them). <paramref name="extra"/>: one more literal (the recorder's public key).</summary>
         internal SecretLiterals Open(string? extra = null)
+        {
+            if (extra == null && _heldBy != 0 && _heldBy == Environment.CurrentManagedThreadId)
+            {
+                if (_held == null || _held.Version != Version)
+                {
+                    _held?.Dispose();
+                    _held = OpenNew(null);
+                }
+                return _held.Borrow();
+            }
+            return OpenNew(extra);
+        }
+
+        private SecretLiterals OpenNew(string? extra)
         {
             var literals = new SecretLiterals();
             lock (_gate)
@@ -289,6 +351,46 @@ namespace Qfex.Protocol
                 return Withheld;
             }
             return maxChars > 0 ? Cut(s, maxChars) : s;
+        }
+
+        /// <summary>
+        /// <see cref="Clean(string?, SecretLiterals?, TextShape, int)"/> for texts that recur from frame to frame (an
+        /// error frame's code, message and the strings of its echo: a flood repeats them): the last few results on this
+        /// thread are reused when the text, its shape and the very same opened secrets (one list of literals, which
+        /// never changes once opened) match. The pass is a pure function of those, so the text shown is the same. Only
+        /// texts the pass left unchanged are remembered.
+        /// </summary>
+        internal static string CleanRecurring(string? text, SecretLiterals? literals, TextShape shape)
+        {
+            if (string.IsNullOrEmpty(text)) return string.Empty;
+            object? secretsKey = literals?.Identity;
+            RecentCleaned recent = t_recent ??= new RecentCleaned();
+            for (int i = 0; i < RecentCleaned.Size; i++)
+            {
+                if (recent.Texts[i] != null && recent.Shapes[i] == shape && ReferenceEquals(recent.Secrets[i], secretsKey)
+                    && string.Equals(recent.Texts[i], text, StringComparison.Ordinal))
+                    return recent.Texts[i]!;
+            }
+            string cleaned = Clean(text, literals, shape);
+            // Only a text the pass left as it was is remembered: one it changed may hold a secret, which no static keeps.
+            if (!string.Equals(cleaned, text, StringComparison.Ordinal)) return cleaned;
+            int slot = recent.Next;
+            recent.Next = (slot + 1) % RecentCleaned.Size;
+            recent.Texts[slot] = text;
+            recent.Shapes[slot] = shape;
+            recent.Secrets[slot] = secretsKey;
+            return cleaned;
+        }
+
+        [ThreadStatic] private static RecentCleaned? t_recent;
+
+        private sealed class RecentCleaned
+        {
+            internal const int Size = 8;
+            internal readonly string?[] Texts = new string?[Size];
+            internal readonly TextShape[] Shapes = new TextShape[Size];
+            internal readonly object?[] Secrets = new object?[Size];
+            internal int Next;
         }
 
         /// <summary>Redacts objects in place and returns the value (a string comes back cleaned): secret-named keys hold "***" whatever their value, strings are cleaned.</summary>
@@ -584,6 +686,9 @@ namespace Qfex.Protocol
 
         private static string MaskHexRuns(string text, bool nonces)
         {
+            // Every run SecretHexRuns yields is 32 hex digits or longer: most texts (codes, messages, the strings of an
+            // echo) have none, and need no enumerator.
+            if (!HasHexRun(text, 32)) return text;
             StringBuilder? sb = null;
             int from = 0;
             foreach ((int start, int length) in SecretHexRuns(text, nonces))
@@ -626,6 +731,17 @@ namespace Qfex.Protocol
                 if (shaped && (letter || before == '"' || after == '"'))
                     yield return (start, length);
             }
+        }
+
+        private static bool HasHexRun(string text, int length)
+        {
+            int run = 0;
+            foreach (char c in text)
+            {
+                if (!IsHex(c)) run = 0;
+                else if (++run >= length) return true;
+            }
+            return false;
         }
 
         private static bool IsHex(char c) => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
