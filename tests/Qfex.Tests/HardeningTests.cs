@@ -37,6 +37,30 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public async Task DisconnectStopsASessionThatIsBusyReceiving()
+        {
+            // A server that never stops sending error frames with large echoes (each parsed on the receive loop):
+            // Disconnect-Qfex returns, the session is Closed, and its connection is gone from the exchange, so
+            // nothing keeps reading or parsing after it (issue 18: the loop once kept a core busy after Close).
+            QfexSession session = _ps.Connect();
+            string echo = "{" + string.Join(",", Enumerable.Range(0, 2_000).Select(i => "\"k" + i + "\":" + i)) + "}";
+            string frame = "{\"err\":{\"error_code\":\"RateLimited\",\"message\":\"slow down\",\"incoming_message\":" + echo + "}}";
+            using var stop = new System.Threading.CancellationTokenSource();
+            Task flood = _server.Faults.FloodAsync(frame, 1_000_000, stop.Token);
+            Wait.Until(() => session.FramesReceived > 100, "the flood to reach the session");
+
+            Task disconnect = Task.Run(() => _ps.Run("Disconnect-Qfex").ThrowOnError());
+            Wait.Until(() => disconnect.IsCompleted, "Disconnect-Qfex to return while frames keep coming");
+            await disconnect;
+            Assert.Equal(QfexSessionState.Closed, session.State);
+            Wait.Until(() => _server.ConnectionCount == 0, "the exchange to see the connection end");
+            long received = session.FramesReceived;
+            stop.Cancel();
+            await flood;
+            Assert.Equal(received, session.FramesReceived);
+        }
+
+        [Fact]
         public async Task ARedirectIsNeverFollowed()
         {
             // A loopback "server" that answers the upgrade with 302 to another address; that address must never be reached.
