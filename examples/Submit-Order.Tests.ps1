@@ -80,6 +80,24 @@ Describe 'Submit-Order' {
             Should -Invoke Send-QfexMessage -ParameterFilter { $Type -eq 'get_user_orders' -and $Params.symbol -eq 'AAPL-USD' } -Times 1 -Exactly
         }
 
+        It 'looks the order up instead of sending it again after a <Id> (mocked as Send-QfexMessage writes it)' -ForEach @(
+            @{ Id = 'QfexTimeout' }, @{ Id = 'QfexConnectionClosed' }
+        ) {
+            # The module's own ErrorIds mock like the exchange's codes: same category, exception type and outcome.
+            Mock Send-QfexMessage -ParameterFilter { $Type -eq 'add_order' } {
+                throw (New-QfexErrorRecord -Code $Id -RequestOutcome SentOutcomeUnknown)
+            }
+            Mock Send-QfexMessage -ParameterFilter { $Type -eq 'get_user_orders' } {
+                [pscustomobject]@{ Data = [pscustomobject]@{ all_orders_response = [pscustomobject]@{ orders = @(
+                    [pscustomobject]@{ order_id = 'c'; client_order_id = 'mine-3' }
+                ) } } }
+            }
+            $found = Submit-Order -Order ($order + @{ client_order_id = 'mine-3' })
+            $found.order_id | Should -Be 'c'
+            Should -Invoke Send-QfexMessage -ParameterFilter { $Type -eq 'add_order' } -Times 1 -Exactly
+            Should -Invoke Send-QfexMessage -ParameterFilter { $Type -eq 'get_user_orders' } -Times 1 -Exactly
+        }
+
         It 'rethrows what it has no rule for, such as an unknown code' {
             Mock Send-QfexMessage { throw (New-QfexErrorRecord SomethingNew) }
             { Submit-Order -Order $order } | Should -Throw -ErrorId 'SomethingNew*'
