@@ -121,8 +121,7 @@ namespace Qfex.Tests
                 var exception = (QfexServerErrorException)ErrorRecords.ForErrorFrame(ErrorEnvelope.Create(code, message, null), 1, DateTime.UtcNow).Exception;
                 Assert.Equal($"The exchange answered with error {code}: {message}", exception.Message);
                 Assert.Equal(code, exception.Advice.Code);
-                Assert.Equal(code == "RateLimited" ? TimeSpan.FromMilliseconds(message.Contains("900ms", StringComparison.Ordinal) ? 900 : 200) : (TimeSpan?)null,
-                    code == "RateLimited" ? exception.Advice.RetryAfter : null);
+                Assert.Equal(TimeSpan.FromMilliseconds(message.Contains("900ms", StringComparison.Ordinal) ? 900 : 200), exception.Advice.RetryAfter);
             }
         }
     }

@@ -21,25 +21,12 @@ namespace Qfex
     /// </summary>
     public class QfexException : Exception
     {
+        // CleanRecurring: a flood of error frames repeats one message, which is then not cleaned again.
         public QfexException(string errorId, ErrorCategory category, string message, Exception? innerException = null)
-            : this(errorId, category, new CleanedMessage(Qfex.Protocol.Redaction.Clean(message, shape: Qfex.Protocol.TextShape.MultiLine)), innerException)
-        {
-        }
-
-        /// <summary>For a message that already went through the same pass (a cached one: see QfexServerErrorException).</summary>
-        private protected QfexException(string errorId, ErrorCategory category, CleanedMessage message, Exception? innerException)
-            : base(message.Text, innerException)
+            : base(Qfex.Protocol.Redaction.CleanRecurring(message, null, Qfex.Protocol.TextShape.MultiLine), innerException)
         {
             ErrorId = errorId;
             Category = category;
-        }
-
-        /// <summary>A message that has been through <c>Redaction.Clean(message, shape: MultiLine)</c>.</summary>
-        private protected readonly struct CleanedMessage
-        {
-            internal CleanedMessage(string text) => Text = text;
-
-            internal string Text { get; }
         }
 
         /// <summary>The stable ErrorId of the ErrorRecord this exception becomes.</summary>
@@ -89,7 +76,7 @@ namespace Qfex
     public class QfexServerErrorException : QfexException
     {
         internal QfexServerErrorException(ErrorCodeInfo row, ErrorContext context)
-            : base(row.Code, row.Category, Cleaned(row, context.ServerMessage), null)
+            : base(row.Code, row.Category, FormatMessage(row.Code, context.ServerMessage))
         {
             ErrorCode = row.Code;
             ServerMessage = context.ServerMessage;
@@ -118,23 +105,6 @@ namespace Qfex
 
         /// <summary>When the frame arrived (UTC).</summary>
         public DateTime ReceivedAt { get; }
-
-        // A flood of error frames repeats one code and message: the cleaned message of the last one on this thread is
-        // reused (the pass is a pure function of the text), as the advice is.
-        [ThreadStatic] private static ErrorCodeInfo? t_lastRow;
-        [ThreadStatic] private static string? t_lastServerMessage;
-        [ThreadStatic] private static string? t_lastCleaned;
-
-        private static CleanedMessage Cleaned(ErrorCodeInfo row, string? serverMessage)
-        {
-            if (t_lastCleaned != null && ReferenceEquals(t_lastRow, row) && string.Equals(t_lastServerMessage, serverMessage, StringComparison.Ordinal))
-                return new CleanedMessage(t_lastCleaned);
-            string cleaned = Qfex.Protocol.Redaction.Clean(FormatMessage(row.Code, serverMessage), shape: Qfex.Protocol.TextShape.MultiLine);
-            t_lastRow = row;
-            t_lastServerMessage = serverMessage;
-            t_lastCleaned = cleaned;
-            return new CleanedMessage(cleaned);
-        }
 
         private static string FormatMessage(string code, string? serverMessage) =>
             string.IsNullOrEmpty(serverMessage)
