@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
 using System.Collections;
 using System.Collections.Generic;
@@ -377,6 +378,155 @@ namespace Qfex.Tests
             })));
 
             mutated.Sample(b => AssertWellFormedResult(Read(b)), iter: 20_000, print: Show);
+        }
+
+        // ------------------------------------------------------------------ the frame parser's fast path
+
+        /// <summary>Plain ASCII frames (alphanumeric strings, no escapes): the ones PlainFrameScan reads itself.</summary>
+        private static readonly Gen<J> PlainLeaf = Gen.Frequency(
+            (1, Gen.Const<J>(new JNull())),
+            (1, Gen.Bool.Select(b => (J)new JBool(b))),
+            (3, Number),
+            (3, Gen.Char.AlphaNumeric.Array[0, 10].Select(a => (J)new JStr(new string(a)))));
+
+        private static readonly Gen<string> PlainKey = Gen.Frequency(
+            (3, Gen.OneOf("type", "Type", "TYPE", "err", "Err", "data", "params", "symbol", "price", "order_response", "error", "error_code")),
+            (2, Gen.Char.AlphaNumeric.Array[0, 8].Select(a => new string(a))));
+
+        private static Gen<J> PlainValue(int depth)
+        {
+            if (depth == 0) return PlainLeaf;
+            Gen<J> child = PlainValue(depth - 1);
+            return Gen.Frequency((4, PlainLeaf), (1, child.Array[0, 4].Select(a => (J)new JArr(a))),
+                (2, Gen.Select(PlainKey, child).Array[0, 5].Select(p => (J)new JObj(p))));
+        }
+
+        /// <summary>A plain object, sometimes with a "type" key (in any case, any value) first or later, like a stream's frames.</summary>
+        private static readonly Gen<J> PlainObject = Gen.Select(PlainKey, PlainValue(3)).Array[0, 7].Select(p => (J)new JObj(p));
+
+        /// <summary>Text a byte or a few away from a plain frame: deleted, inserted, replaced, cut, white space added.</summary>
+        private static readonly Gen<byte[]> NearlyPlainFrame = Gen.Select(PlainObject, Gen.Int[0, 5], Gen.Int.Array[6], Gen.Char["{}[]\":,.-+eE0123456789tfnaulrsx \t\r\n\\\u0001\u007f\u00e9"].Array[6],
+            (value, edits, positions, chars) =>
+            {
+                var text = new StringBuilder(Encoding.UTF8.GetString(ToUtf8(value, relaxed: true)));
+                for (int e = 0; e < edits && text.Length > 0; e++)
+                {
+                    int at = (int)((uint)positions[e] % (uint)text.Length);
+                    switch ((uint)positions[e] % 5)
+                    {
+                        case 0: text.Remove(at, 1); break;
+                        case 1: text.Insert(at, chars[e]); break;
+                        case 2: text[at] = chars[e]; break;
+                        case 3: text.Length = at; break;
+                        default: text.Insert(at, ' '); break;
+                    }
+                }
+                return Encoding.UTF8.GetBytes(text.ToString());
+            });
+
+        /// <summary>Two frame lists alike in everything a frame is built from.</summary>
+        private static void AssertSameFrames(List<FrameContent> expected, List<FrameContent> actual, byte[] input)
+        {
+            Assert.True(expected.Count == actual.Count, Show(input));
+            for (int i = 0; i < expected.Count; i++)
+            {
+                FrameContent e = expected[i], a = actual[i];
+                Assert.True(e.Type == a.Type, $"type {a.Type} instead of {e.Type}: {Show(input)}");
+                Assert.True(e.Raw == a.Raw, Show(input));
+                Assert.True(e.MalformedReason == a.MalformedReason, $"{a.MalformedReason} instead of {e.MalformedReason}: {Show(input)}");
+                Assert.Equal(e.Malformed, a.Malformed);
+                Assert.Equal(e.Error == null, a.Error == null);
+                Assert.Equal(e.Error?.Code, a.Error?.Code);
+                Assert.Equal(e.Error?.Message, a.Error?.Message);
+                Assert.Equal(e.Size, a.Size);
+            }
+        }
+
+        private static List<FrameContent> ReadWithReader(byte[] bytes)
+        {
+            var into = new List<FrameContent>();
+            FrameReader.ReadTextWithReader(bytes, into);
+            return into;
+        }
+
+        [Fact]
+        public void TheFastPathReadsEveryFrameExactlyAsUtf8JsonReaderDoes()
+        {
+            // Whatever PlainFrameScan accepts must be valid JSON and give the same frame; whatever it refuses goes to the
+            // reader, so the two paths must agree on every input, plain, nearly plain (its edge: malformed by a byte) or not.
+            int accepted = 0, refused = 0;
+            Gen<byte[]> inputs = Gen.Frequency(
+                (4, Gen.Select(PlainObject, Gen.Bool).Select((v, relaxed) => ToUtf8(v, relaxed))),
+                (4, NearlyPlainFrame),
+                (1, Gen.Select(AnyObject, Gen.Bool).Select((v, relaxed) => ToUtf8(v, relaxed))),
+                (1, Gen.OneOf(JsonTokens).Array[0, 40].Select(t => Encoding.UTF8.GetBytes(string.Concat(t)))),
+                (1, Gen.Byte.Array[0, 200]));
+            inputs.Sample(bytes =>
+            {
+                bool plain = PlainFrameScan.TryScan(bytes, out _);
+                if (plain)
+                {
+                    // Sound: only ASCII text that Utf8JsonReader reads to the end without an error.
+                    Assert.True(bytes.All(b => b < 0x80), Show(bytes));
+                    var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+                    while (reader.Read()) { }
+                    Assert.Equal(bytes.Length, (int)reader.BytesConsumed + CountTrailingSpace(bytes));
+                    Interlocked.Increment(ref accepted);
+                }
+                else
+                {
+                    Interlocked.Increment(ref refused);
+                }
+                AssertSameFrames(ReadWithReader(bytes), Read(bytes), bytes);
+            }, iter: 40_000, print: Show);
+
+            // The comparison means something only if both paths were taken often.
+            Assert.True(accepted > 10_000, $"the fast path took {accepted} inputs");
+            Assert.True(refused > 10_000, $"the reader took {refused} inputs");
+        }
+
+        private static int CountTrailingSpace(byte[] bytes)
+        {
+            int n = 0;
+            for (int i = bytes.Length - 1; i >= 0 && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\r' || bytes[i] == '\n'); i--) n++;
+            return n;
+        }
+
+        [Theory]
+        [InlineData("{\"type\":\"trade\",\"data\":{\"symbol\":\"AAPL-USD\",\"price\":\"201.25\",\"ts\":1764460800123,\"id\":-1.5e-3}}", true)]
+        [InlineData(" {} ", true)]
+        [InlineData("{\"a\":[[],{},[1,true,false,null,\"\"]]}", true)]
+        [InlineData("{\"t\\u0079pe\":\"x\"}", false)]          // an escape: the reader decides
+        [InlineData("{\"type\":\"caf\u00e9\"}", false)]              // not ASCII
+        [InlineData("[{\"type\":\"trade\"}]", false)]               // an array: batched frames are the reader's
+        [InlineData("{\"a\":01}", false)]
+        [InlineData("{\"a\":1.}", false)]
+        [InlineData("{\"a\":-}", false)]
+        [InlineData("{\"a\":1e}", false)]
+        [InlineData("{\"a\":tru}", false)]
+        [InlineData("{\"a\":nulls}", false)]
+        [InlineData("{\"a\":1,}", false)]
+        [InlineData("{\"a\" 1}", false)]
+        [InlineData("{\"a\":[1}", false)]
+        [InlineData("{\"a\":{]}", false)]
+        [InlineData("{} {}", false)]
+        [InlineData("{\"a\":\"x\u0001\"}", false)]                  // a control character in a string
+        [InlineData("", false)]
+        public void PlainFrameScanAcceptsOnlyPlainValidObjects(string text, bool accepted)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            Assert.Equal(accepted, PlainFrameScan.TryScan(bytes, out _));
+            AssertSameFrames(ReadWithReader(bytes), Read(bytes), bytes);
+        }
+
+        [Fact]
+        public void PlainFrameScanLeavesNestingDeeperThan32ToTheReader()
+        {
+            static byte[] Nested(int depth) => Encoding.UTF8.GetBytes("{\"a\":" + new string('[', depth - 1) + new string(']', depth - 1) + "}");
+            Assert.True(PlainFrameScan.TryScan(Nested(32), out _));
+            Assert.False(PlainFrameScan.TryScan(Nested(33), out _));
+            foreach (int depth in new[] { 32, 33, 64, 65 })
+                AssertSameFrames(ReadWithReader(Nested(depth)), Read(Nested(depth)), Nested(depth));
         }
 
         // ------------------------------------------------------------------ error envelopes

@@ -62,7 +62,8 @@ namespace Qfex.Protocol
 
     /// <summary>
     /// Turns a received message into frames. The common case (one JSON object that is not an error)
-    /// is read with one forward pass of Utf8JsonReader and no DOM; error frames and arrays of frames
+    /// is read in one forward pass and no DOM: by PlainFrameScan when the object is plain ASCII without
+    /// escapes, else by Utf8JsonReader; error frames and arrays of frames
     /// (the market-data socket may batch) are parsed fully. Anything else is a malformed frame: this
     /// never throws for any input.
     /// </summary>
@@ -80,6 +81,24 @@ namespace Qfex.Protocol
         /// in an error frame's code, message and echo as they are read (see ErrorEnvelope.TryRead).
         /// </summary>
         internal static void ReadText(ReadOnlySpan<byte> utf8, List<FrameContent> into, SessionSecrets? secrets = null)
+        {
+            // The frame a stream is made of (an ASCII object without escapes) is checked in one pass over its bytes;
+            // whatever that pass does not accept, malformed frames included, is read with Utf8JsonReader below.
+            if (PlainFrameScan.TryScan(utf8, out PlainFrameFacts facts))
+            {
+                string? typeValue = facts.TypeStart >= 0 ? TypeName(utf8.Slice(facts.TypeStart, facts.TypeLength)) : null;
+                string? firstKey = typeValue == null && facts.FirstKeyStart >= 0 ? Decode(LenientUtf8, utf8.Slice(facts.FirstKeyStart, facts.FirstKeyLength)) : null;
+                AddObject(utf8.ToArray(), typeValue, firstKey, facts.HasErr, into, secrets);
+                return;
+            }
+            ReadTextWithReader(utf8, into, secrets);
+        }
+
+        /// <summary>
+        /// <see cref="ReadText"/> without its fast path: every frame read with Utf8JsonReader. The tests hold the fast
+        /// path to what this says.
+        /// </summary>
+        internal static void ReadTextWithReader(ReadOnlySpan<byte> utf8, List<FrameContent> into, SessionSecrets? secrets = null)
         {
             // Validated without allocating (the WebSocket layer has usually checked already).
             if (!IsValidUtf8(utf8))
@@ -107,14 +126,7 @@ namespace Qfex.Protocol
                         into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame has text after its JSON value."));
                         return;
                     }
-
-                    if (hasErr || ErrorEnvelope.IsFlatErrorType(typeValue))
-                    {
-                        using JsonDocument doc = JsonDocument.Parse(bytes, PSJson.DocumentOptions);
-                        into.Add(FromElement(doc.RootElement, bytes, null, secrets));
-                        return;
-                    }
-                    into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", bytes, null, null, null));
+                    AddObject(bytes, typeValue, firstKey, hasErr, into, secrets);
                     return;
                 }
 
@@ -152,6 +164,18 @@ namespace Qfex.Protocol
                 // Whatever a frame holds, reading it must not end the session: it becomes an error record.
                 into.Add(Malformed(Decode(LenientUtf8, bytes), "The frame could not be read: " + e.Message));
             }
+        }
+
+        /// <summary>A frame that is one valid JSON object, from its top-level facts: an error frame is parsed whole for its envelope.</summary>
+        private static void AddObject(byte[] bytes, string? typeValue, string? firstKey, bool hasErr, List<FrameContent> into, SessionSecrets? secrets)
+        {
+            if (hasErr || ErrorEnvelope.IsFlatErrorType(typeValue))
+            {
+                using JsonDocument doc = JsonDocument.Parse(bytes, PSJson.DocumentOptions);
+                into.Add(FromElement(doc.RootElement, bytes, null, secrets));
+                return;
+            }
+            into.Add(new FrameContent(typeValue ?? firstKey ?? "empty", bytes, null, null, null));
         }
 
         private static bool IsValidUtf8(ReadOnlySpan<byte> utf8)
@@ -244,15 +268,18 @@ namespace Qfex.Protocol
             internal string Text { get; }
         }
 
-        private static string TypeName(ref Utf8JsonReader reader)
+        private static string TypeName(ref Utf8JsonReader reader) =>
+            reader.ValueIsEscaped || reader.HasValueSequence ? Text(ref reader) : TypeName(reader.ValueSpan);
+
+        /// <summary>A type name as written, without escapes, in valid UTF-8 (decoding it is what GetString does).</summary>
+        private static string TypeName(ReadOnlySpan<byte> name)
         {
-            if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxTypeNameBytes) return Text(ref reader);
-            ReadOnlySpan<byte> name = reader.ValueSpan;
+            if (name.Length > MaxTypeNameBytes) return Decode(LenientUtf8, name);
             int slot = name.IsEmpty ? 0 : (name.Length * 31 + name[0] * 7 + name[name.Length / 2] * 13 + name[name.Length - 1]) & (s_typeNames.Length - 1);
             TypeNameEntry? entry = Volatile.Read(ref s_typeNames[slot]);
             if (entry != null && name.SequenceEqual(entry.Utf8)) return entry.Text;
 
-            string text = Text(ref reader);
+            string text = Decode(LenientUtf8, name);
             Volatile.Write(ref s_typeNames[slot], new TypeNameEntry(name.ToArray(), text));
             return text;
         }
