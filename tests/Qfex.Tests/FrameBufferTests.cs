@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Time.Testing;
 using Qfex.Transport;
 using Xunit;
 
@@ -139,6 +140,112 @@ namespace Qfex.Tests
             foreach (QfexFrame f in taken) Assert.Equal(first + expected++, f.Sequence);
             Assert.Equal(_sequence - first + 1, expected);
             Assert.Equal(0, buffer.Count);
+        }
+    
+
+        // ------------------------------------------------------------------ pacing (FrameBuffer.PaceLimit)
+
+        /// <summary>Adds <paramref name="n"/> frames as the receive loop does, each after room was there at once.</summary>
+        private static void Fill(FrameBuffer buffer, int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Assert.True(buffer.WaitForRoomAsync().IsCompleted, $"frame {i + 1} of {n} had to wait ({buffer.Count} buffered)");
+                buffer.Add(Frame());
+            }
+        }
+
+        private static int Take(FrameBuffer buffer, int n) => buffer.TryTakeMany(null, n, new List<QfexFrame>());
+
+        [Fact]
+        public void WhileAReaderDrainsTheProducerStopsAtThePaceLimitAndGoesOnOnceHalfIsTaken()
+        {
+            var buffer = new FrameBuffer(5_000, clock: new FakeTimeProvider());
+            using IDisposable drain = buffer.BeginDrain();
+            Fill(buffer, FrameBuffer.PaceLimit);
+            long episodes = buffer.FullEpisodes;
+            Task room = buffer.WaitForRoomAsync();
+            Assert.False(room.IsCompleted);
+            Assert.True(buffer.IsFull);                          // the socket is not read meanwhile: the watchdog knows
+            Assert.Equal(episodes + 1, buffer.FullEpisodes);
+            Assert.False(buffer.TakeEpisodeToReport());          // and no warning: the reader is reading
+            Assert.False(buffer.IsAtHardLimit);
+
+            Assert.Equal(FrameBuffer.PaceLimit - FrameBuffer.PaceResume - 1, Take(buffer, FrameBuffer.PaceLimit - FrameBuffer.PaceResume - 1));
+            Assert.False(room.IsCompleted);
+            Take(buffer, 1);
+            Completes(room, "the paced producer to go on");
+            Assert.False(buffer.IsFull);
+            Assert.Equal(FrameBuffer.PaceResume, buffer.Count);
+        }
+
+        [Fact]
+        public void AReaderThatDoesNotKeepUpGetsTheWholeCapacityAfterThePaceTimeout()
+        {
+            var clock = new FakeTimeProvider();
+            var buffer = new FrameBuffer(5_000, clock: clock);
+            using IDisposable drain = buffer.BeginDrain();
+            Fill(buffer, FrameBuffer.PaceLimit);
+            Task room = buffer.WaitForRoomAsync();
+            clock.Advance(FrameBuffer.PaceTimeout - TimeSpan.FromMilliseconds(1));
+            Assert.False(room.IsCompleted);
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+            Completes(room, "the paced wait to time out");
+
+            // Pacing is off: the buffer fills to its capacity as if nobody read, and only then is it backpressure.
+            Fill(buffer, 5_000 - FrameBuffer.PaceLimit);
+            Task full = buffer.WaitForRoomAsync();
+            Assert.False(full.IsCompleted);
+            Assert.True(buffer.TakeEpisodeToReport());
+            clock.Advance(TimeSpan.FromSeconds(1));
+            Assert.False(full.IsCompleted);                      // a wait at the capacity never times out
+
+            // Once the reader has caught up, it is paced again.
+            Take(buffer, 5_000 - FrameBuffer.PaceResume);
+            Completes(full, "the producer to go on");
+            Fill(buffer, FrameBuffer.PaceLimit - FrameBuffer.PaceResume);
+            Assert.False(buffer.WaitForRoomAsync().IsCompleted);
+        }
+
+        [Fact]
+        public void WhenTheReaderStopsDrainingAPacedProducerGoesOnAtOnce()
+        {
+            var buffer = new FrameBuffer(5_000, clock: new FakeTimeProvider());
+            IDisposable drain = buffer.BeginDrain();
+            Fill(buffer, FrameBuffer.PaceLimit);
+            Task room = buffer.WaitForRoomAsync();
+            Assert.False(room.IsCompleted);
+            drain.Dispose();
+            Completes(room, "the producer to go on when the reader stopped");
+            Fill(buffer, 5_000 - FrameBuffer.PaceLimit);       // the capacity applies again
+            drain.Dispose();                                  // a second dispose changes nothing
+            Assert.False(buffer.WaitForRoomAsync().IsCompleted);
+        }
+
+        [Fact]
+        public void NothingIsPacedWithoutADrainingReaderOrWhileTheBufferMayOverflow()
+        {
+            var clock = new FakeTimeProvider();
+            var idle = new FrameBuffer(5_000, clock: clock);
+            Fill(idle, 5_000);
+
+            var answer = new FrameBuffer(5_000, clock: clock);
+            using (answer.BeginDrain())
+            {
+                answer.AllowOverflow(true);                     // a -Wait: its answer may sit behind unread frames
+                Fill(answer, 2 * FrameBuffer.PaceLimit);
+                answer.AllowOverflow(false);
+                Assert.False(answer.WaitForRoomAsync().IsCompleted);   // paced again: over the limit, it waits
+            }
+
+            var filtered = new FrameBuffer(5_000, clock: clock);
+            using (filtered.BeginDrain())
+            using (filtered.HoldForFilteredRead())
+                Fill(filtered, 2 * FrameBuffer.PaceLimit);
+
+            var small = new FrameBuffer(FrameBuffer.PaceLimit, clock: clock);
+            using (small.BeginDrain())
+                Fill(small, FrameBuffer.PaceLimit);             // no smaller limit than the capacity itself
         }
     }
 }

@@ -427,6 +427,38 @@ namespace Qfex.Tests
         }
 
         [Fact]
+        public void AReceiveOfEveryTypeIsADrainThatPacesTheLoopAndAFilteredOneIsNot()
+        {
+            // FrameBuffer.PaceLimit applies only while a Receive-QfexFrame without -Type waits for frames.
+            QfexTestServer server = StartServer();
+            QfexSession session = Connect();
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = _ps.Runspace;
+                ps.AddScript("Receive-QfexFrame -Count 1 -TimeoutSec 30");
+                IAsyncResult pending = ps.BeginInvoke();
+                Wait.Until(() => session.Buffer.Sleepers == 1, "the receive to wait on the buffer");
+                Assert.Equal(1, session.Buffer.Drainers);
+                server.Push("{\"type\":\"tick\"}");
+                Assert.True(pending.AsyncWaitHandle.WaitOne(10_000), "the receive did not end");
+                Assert.Single(ps.EndInvoke(pending));
+            }
+            Assert.Equal(0, session.Buffer.Drainers);
+
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = _ps.Runspace;
+                ps.AddScript("Receive-QfexFrame -Type nothing -Count 1 -TimeoutSec 30");
+                IAsyncResult pending = ps.BeginInvoke();
+                Wait.Until(() => session.Buffer.Sleepers == 1, "the filtered receive to wait on the buffer");
+                Assert.Equal(0, session.Buffer.Drainers);
+                Task stop = Task.Run(ps.Stop);
+                Wait.Until(() => stop.IsCompleted, "Stop to end the filtered receive");
+            }
+            Assert.Equal(0, session.Buffer.Drainers);
+        }
+
+        [Fact]
         public void MalformedFrameIsAnErrorRecordAndTheSessionGoesOn()
         {
             QfexTestServer server = StartServer();

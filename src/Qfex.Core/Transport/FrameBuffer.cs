@@ -32,12 +32,14 @@ namespace Qfex.Transport
         private long _version;
         private int _sleepers;
 
-        internal FrameBuffer(int capacity, long byteBudget = DefaultByteBudget)
+        internal FrameBuffer(int capacity, long byteBudget = DefaultByteBudget, TimeProvider? clock = null)
         {
             if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
             if (byteBudget < 1) throw new ArgumentOutOfRangeException(nameof(byteBudget));
             Capacity = capacity;
             ByteBudget = byteBudget;
+            _clock = clock ?? TimeProvider.System;
+            _limitHint = capacity;
         }
 
         /// <summary>
@@ -68,7 +70,7 @@ namespace Qfex.Transport
         /// <summary>The count without the lock: possibly stale, for heuristics only.</summary>
         internal int CountHint => Volatile.Read(ref _count);
 
-        /// <summary>True while the producer waits for room (the socket is not being read).</summary>
+        /// <summary>True while the producer waits for room (the socket is not being read), at the capacity or paced.</summary>
         internal volatile bool IsFull;
 
         /// <summary>
@@ -85,7 +87,7 @@ namespace Qfex.Transport
             }
         }
 
-        /// <summary>How often the buffer has filled up so far (never reset): the watchdog's proof of backpressure.</summary>
+        /// <summary>How often the producer has had to wait so far (never reset): the watchdog's proof of backpressure.</summary>
         internal long FullEpisodes => Interlocked.Read(ref _fullEpisodes);
 
         private long _fullEpisodes;
@@ -102,7 +104,11 @@ namespace Qfex.Transport
         /// </summary>
         internal void AllowOverflow(bool allow)
         {
-            lock (_gate) _answerAwaited = allow;
+            lock (_gate)
+            {
+                _answerAwaited = allow;
+                UpdateLimitHint();
+            }
             ReleaseProducerIfRoom();
         }
 
@@ -112,7 +118,11 @@ namespace Qfex.Transport
         /// </summary>
         internal IDisposable HoldForFilteredRead()
         {
-            lock (_gate) _filteredReaders++;
+            lock (_gate)
+            {
+                _filteredReaders++;
+                UpdateLimitHint();
+            }
             ReleaseProducerIfRoom();
             return new FilteredReadHold(this);
         }
@@ -126,8 +136,12 @@ namespace Qfex.Transport
             public void Dispose()
             {
                 FrameBuffer? buffer = Interlocked.Exchange(ref _buffer, null);
-                if (buffer != null)
-                    lock (buffer._gate) buffer._filteredReaders--;
+                if (buffer == null) return;
+                lock (buffer._gate)
+                {
+                    buffer._filteredReaders--;
+                    buffer.UpdateLimitHint();
+                }
             }
         }
 
@@ -136,14 +150,23 @@ namespace Qfex.Transport
             TaskCompletionSource<bool>? room = null;
             lock (_gate)
             {
-                if (_room != null && Overflowing && WithinOverflow)
-                {
-                    room = _room;
-                    _room = null;
-                    IsFull = false;
-                }
+                if (_room != null && Overflowing && WithinOverflow) room = TakeRoomLocked();
             }
             room?.TrySetResult(true);
+        }
+
+        /// <summary>Under the lock: ends the producer's wait (the caller completes the task outside the lock).</summary>
+        private TaskCompletionSource<bool> TakeRoomLocked()
+        {
+            TaskCompletionSource<bool> room = _room!;
+            _room = null;
+            IsFull = false;
+            if (_pacedWait)
+            {
+                _pacedWait = false;
+                _paceTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
+            return room;
         }
 
         private bool _answerAwaited;
@@ -163,21 +186,113 @@ namespace Qfex.Transport
 
         private bool WithinOverflow => Within(2 * Capacity, 2 * ByteBudget);
 
-        private bool HasRoom => Within(Capacity, ByteBudget) || (Overflowing && WithinOverflow);
+        private bool HasRoom => Within(Paced ? PaceLimit : Capacity, ByteBudget) || (Overflowing && WithinOverflow);
 
         /// <summary>
         /// A parked producer resumes only once a quarter of the buffer is free again, by count and by bytes (or
         /// an answer is awaited): resuming at every freed slot would wake it and park it again for each frame.
+        /// A paced one (see <see cref="PaceLimit"/>) resumes once the reader has taken half of what it waited behind,
+        /// or at once when pacing no longer applies.
         /// </summary>
         private bool CanResume =>
-            (_count <= Capacity - Math.Max(1, Capacity / 4) && _bytes <= ByteBudget - ByteBudget / 4) || (Overflowing && WithinOverflow);
+            _pacedWait
+                ? !Paced || _count <= PaceResume
+                : (_count <= Capacity - Math.Max(1, Capacity / 4) && _bytes <= ByteBudget - ByteBudget / 4) || (Overflowing && WithinOverflow);
 
         /// <summary>
         /// Without the lock: whether <paramref name="frames"/> more frames of <paramref name="bytes"/> would still fit
         /// under the limits (possibly stale; the receive loop stages a burst only while this holds).
         /// </summary>
         internal bool RoomHint(int frames, long bytes) =>
-            Volatile.Read(ref _count) + frames < Capacity && Interlocked.Read(ref _bytes) + bytes < ByteBudget;
+            Volatile.Read(ref _count) + frames < _limitHint && Interlocked.Read(ref _bytes) + bytes < ByteBudget;
+
+        // ------------------------------------------------------------------ pacing
+
+        /// <summary>
+        /// While a reader drains the buffer (Receive-QfexFrame waiting for frames of any type), the producer stops at
+        /// this many frames instead of the capacity, and goes on once the reader has taken half of them: the frames
+        /// then wait in the socket instead, and nothing is lost or reordered. Why: a reader that is only a little
+        /// slower than the socket otherwise keeps the buffer near its capacity (25,000 by default), so every frame
+        /// outlives a garbage collection while it waits and is copied into an older generation; in a flood measured
+        /// in pwsh that made GC pauses a fifth to a third of the reader's time, and a tenth with pacing. The capacity
+        /// is what a session may hold while nobody reads, and a reader that cannot keep up keeps it: a paced wait
+        /// ends after <see cref="PaceTimeout"/>, and pacing stays off until the reader has caught up.
+        /// </summary>
+        internal const int PaceLimit = 1024;
+
+        /// <summary>Where a paced producer resumes, and where pacing that timed out applies again.</summary>
+        internal const int PaceResume = PaceLimit / 2;
+
+        /// <summary>How long a paced wait may last: longer means the reader is not keeping up, and the capacity applies.</summary>
+        internal static readonly TimeSpan PaceTimeout = TimeSpan.FromMilliseconds(20);
+
+        private readonly TimeProvider _clock;
+        private ITimer? _paceTimer;
+        private int _drainers;       // readers draining without a type filter (BeginDrain)
+        private bool _paceOff;       // a paced wait timed out: no pacing until the reader catches up
+        private bool _pacedWait;     // the producer's current wait is a paced one (under the capacity)
+        private volatile int _limitHint;
+
+        /// <summary>Under the lock: whether the producer stops at <see cref="PaceLimit"/> now.</summary>
+        private bool Paced => _drainers > 0 && !_paceOff && !Overflowing && Capacity > PaceLimit;
+
+        /// <summary>Under the lock, after anything <see cref="Paced"/> reads changed: the limit the lock-free checks use.</summary>
+        private void UpdateLimitHint() => _limitHint = Paced ? PaceLimit : Capacity;
+
+        /// <summary>How many readers drain the buffer now (see <see cref="BeginDrain"/>).</summary>
+        internal int Drainers
+        {
+            get { lock (_gate) return _drainers; }
+        }
+
+        /// <summary>
+        /// A reader drains the buffer (takes frames of any type as they come) until the result is disposed: the
+        /// producer is paced meanwhile (see <see cref="PaceLimit"/>).
+        /// </summary>
+        internal IDisposable BeginDrain()
+        {
+            lock (_gate)
+            {
+                _drainers++;
+                UpdateLimitHint();
+            }
+            return new DrainHold(this);
+        }
+
+        private sealed class DrainHold : IDisposable
+        {
+            private FrameBuffer? _buffer;
+
+            internal DrainHold(FrameBuffer buffer) => _buffer = buffer;
+
+            public void Dispose() => Interlocked.Exchange(ref _buffer, null)?.EndDrain();
+        }
+
+        private void EndDrain()
+        {
+            TaskCompletionSource<bool>? room = null;
+            lock (_gate)
+            {
+                if (--_drainers == 0) _paceOff = false;
+                UpdateLimitHint();
+                if (_room != null && _pacedWait && !Paced) room = TakeRoomLocked();
+            }
+            room?.TrySetResult(true);
+        }
+
+        /// <summary>A paced wait lasted <see cref="PaceTimeout"/>: the reader is not keeping up, so the capacity applies.</summary>
+        private void PaceTimedOut()
+        {
+            TaskCompletionSource<bool>? room = null;
+            lock (_gate)
+            {
+                if (_room == null || !_pacedWait) return;
+                _paceOff = true;
+                UpdateLimitHint();
+                room = TakeRoomLocked();
+            }
+            room?.TrySetResult(true);
+        }
 
         /// <summary>The types that fill the buffer, most frequent first (for an error that says what to read).</summary>
         internal IReadOnlyList<KeyValuePair<string, int>> TypeCounts(int top)
@@ -199,18 +314,28 @@ namespace Qfex.Transport
         {
             // Without the lock first: the delivering code is what adds (besides a rare Return), so a stale
             // count is almost always too high (a reader took frames meanwhile) and the locked check decides.
-            if (CountHint < Capacity && Interlocked.Read(ref _bytes) < ByteBudget && !IsFull) return Task.CompletedTask;
+            if (CountHint < _limitHint && Interlocked.Read(ref _bytes) < ByteBudget && !IsFull) return Task.CompletedTask;
             lock (_gate)
             {
                 if (HasRoom || _completed) return Task.CompletedTask;
-                _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                Interlocked.Increment(ref _fullEpisodes);
-                if (!_inEpisode)
+                if (_room == null)
                 {
-                    _inEpisode = true;
-                    _episodeUnreported = true;
+                    _room = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    Interlocked.Increment(ref _fullEpisodes);
+                    if (Within(Capacity, ByteBudget))
+                    {
+                        // Only pacing stops it: a reader is draining, so this is no backpressure episode to warn of.
+                        _pacedWait = true;
+                        _paceTimer ??= _clock.CreateTimer(_ => PaceTimedOut(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                        _paceTimer.Change(PaceTimeout, Timeout.InfiniteTimeSpan);
+                    }
+                    else if (!_inEpisode)
+                    {
+                        _inEpisode = true;
+                        _episodeUnreported = true;
+                    }
+                    IsFull = true;
                 }
-                IsFull = true;
                 return _room.Task;
             }
         }
@@ -338,9 +463,7 @@ namespace Qfex.Transport
                 _completed = true;
                 Interlocked.Increment(ref _version);
                 WakeReaders();
-                room = _room;
-                _room = null;
-                IsFull = false;
+                room = _room != null ? TakeRoomLocked() : null;
             }
             // A producer parked on a full buffer must be let go, or the closed session's loop never ends.
             room?.TrySetResult(true);
@@ -379,12 +502,12 @@ namespace Qfex.Transport
                     _span--;
                 }
                 if (_count == 0) _inEpisode = false;   // read empty: the backpressure episode is over
-                if (_room != null && CanResume)
+                if (_paceOff && _count <= PaceResume)
                 {
-                    room = _room;
-                    _room = null;
-                    IsFull = false;
+                    _paceOff = false;                  // the reader caught up: pace it again
+                    UpdateLimitHint();
                 }
+                if (_room != null && CanResume) room = TakeRoomLocked();
             }
             room?.TrySetResult(true);
             return taken;

@@ -43,7 +43,7 @@ namespace Qfex
             Id = Interlocked.Increment(ref s_lastId);
             Core = new SessionCore(Id, options.Uri, options.Endpoint, options.BufferCapacity, () => options.Clock.GetUtcNow().UtcDateTime, options.BufferBytes,
                 cancelOnDisconnect: options.CancelOnDisconnect && options.Endpoint == QfexEndpoint.Trade,
-                secrets: new Protocol.SessionSecrets(options.Credentials?.Secret, options.Credentials?.Jwt));
+                secrets: new Protocol.SessionSecrets(options.Credentials?.Secret, options.Credentials?.Jwt), clock: options.Clock);
             Supervisor = new SessionSupervisor(Core, options, open == null
                 ? (setup, token) => SocketLink.OpenAsync(Core, options, setup, token)
                 : (setup, token) => open(Core, setup, token));

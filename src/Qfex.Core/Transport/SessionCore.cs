@@ -50,14 +50,14 @@ namespace Qfex.Transport
         private int _reconnects;
 
         internal SessionCore(int id, Uri uri, QfexEndpoint endpoint, int bufferCapacity, Func<DateTime> utcNow, long bufferBytes = FrameBuffer.DefaultByteBudget,
-            bool cancelOnDisconnect = false, SessionSecrets? secrets = null)
+            bool cancelOnDisconnect = false, SessionSecrets? secrets = null, TimeProvider? clock = null)
         {
             Secrets = secrets ?? new SessionSecrets();
             Id = id;
             Uri = uri;
             Endpoint = endpoint;
             _utcNow = utcNow;
-            Buffer = new FrameBuffer(bufferCapacity, bufferBytes);
+            Buffer = new FrameBuffer(bufferCapacity, bufferBytes, clock);
             Subscriptions = new SubscriptionTracker(endpoint);
             CancelOnDisconnect = new CancelOnDisconnectState(cancelOnDisconnect);
         }

@@ -86,8 +86,9 @@ namespace Qfex.Commands
             }
 
             // A filtered read may wait for frames queued behind frames it does not take: while it waits, the
-            // buffer may overflow (up to twice its capacity) so the socket is still read.
-            using IDisposable? hold = types != null ? buffer.HoldForFilteredRead() : null;
+            // buffer may overflow (up to twice its capacity) so the socket is still read. A read of every type drains
+            // the buffer: the receive loop is paced meanwhile (FrameBuffer.PaceLimit), so the frames it takes are young.
+            using IDisposable hold = types != null ? buffer.HoldForFilteredRead() : buffer.BeginDrain();
             TimeSpan? limit = hasTimeout ? TimeSpan.FromSeconds(TimeoutSec) : (TimeSpan?)null;
             int wanted = hasCount ? Count : int.MaxValue;
             int got = 0;
