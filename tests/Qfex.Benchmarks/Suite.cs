@@ -259,14 +259,16 @@ namespace Qfex.Benchmarks
 
         /// <summary>
         /// First, once per process and script, <see cref="PrimeRuns"/> small runs of <see cref="PrimeFrames"/>
-        /// frames: tiered JIT promotes a method after about 30 calls (twice with PGO: instrumented, then
-        /// optimized), and the methods called once per pipeline (binding, setup, the per-call paths of the cmdlet)
-        /// would otherwise still run unoptimized after a million frames of a few long runs; a fresh pwsh took
-        /// about 200,000 error frames at 10-20 us each before it reached its steady 4-5 us. Then warm-up runs (N
-        /// frames, at least 100,000 each; 50,000 with --quick), each followed by a wait for the JIT to go quiet,
+        /// frames: tiered JIT promotes a method after about 30 calls, twice with PGO (instrumented, then
+        /// optimized), so a method called once per pipeline (binding, setup, the per-call paths of the cmdlet)
+        /// needs more than 60 runs to be optimized, and would otherwise still run unoptimized after a million
+        /// frames of a few long runs; a fresh pwsh took about 200,000 error frames at 10-20 us each before it
+        /// reached its steady 4-5 us. Then warm-up runs (N frames, at least 100,000 each; 50,000 with --quick),
+        /// each done as a measured run is (after full collections) and followed by a wait for the JIT to go quiet,
         /// until two in a row agree within 10% and the JIT compiled fewer than 20 methods during the last one (at
-        /// most 6; 4 with --quick). Then the measured runs, each after a
-        /// full GC; the median is the figure. <paramref name="once"/> runs N frames and returns the run's sample;
+        /// most 6; 4 with --quick). Then the measured runs, each after full collections; the median is the figure.
+        /// (With 40 priming runs and no collections before the warm-up runs, the first measured run of the first
+        /// line in a pwsh child compiled 190-360 methods and was the slowest of its five.) <paramref name="once"/> runs N frames and returns the run's sample;
         /// <paramref name="quiesce"/> and <paramref name="settle"/> act on the process that runs the line.
         /// </summary>
         private Measured Measure(int n, Func<int, Sample> once, Action quiesce, Action settle, string primeKey, Action? after = null)
@@ -289,6 +291,7 @@ namespace Qfex.Benchmarks
             int warmUps = 0;
             while (warmUps < _maxWarmUps)
             {
+                settle();
                 Sample sample = once(warm);
                 double rate = sample.Rate;
                 after?.Invoke();
@@ -310,7 +313,7 @@ namespace Qfex.Benchmarks
         /// <summary>A warm-up run that made the JIT compile this many methods or more was not warm yet, whatever its rate.</summary>
         private const int WarmJit = 20;
 
-        private const int PrimeRuns = 40;
+        private const int PrimeRuns = 100;
         private const int PrimeFrames = 2_500;
 
         /// <summary>What has been primed: per process (this one, or a pwsh child by its id) and script.</summary>
