@@ -149,6 +149,28 @@ Describe 'Sessions against the fake exchange' {
         $session.Reconnects | Should -Be 1
         $session.State.ToString() | Should -Be 'Open'
     }
+
+    It '-Raw writes text a script uses as strings' {
+        # Receive-QfexFrame writes each text wrapped in a PSObject (the engine binds those faster); nothing a
+        # script does with a string may tell the difference.
+        $session = Connect-Qfex -Uri $server.Uri -Credential $server.Credential
+        $text = '{"type":"tick","n":1}'
+        $server.Push($text)
+        $raw = Receive-QfexFrame -Session $session -Raw -Count 1 -TimeoutSec 5
+        $raw | Should -BeOfType [string]
+        $raw.GetType().FullName | Should -Be 'System.String'
+        $raw | Should -BeExactly $text
+        $text.Equals($raw) | Should -BeTrue
+        ($raw | ConvertFrom-Json).n | Should -Be 1
+        ConvertTo-Json -InputObject $raw -Compress | Should -BeExactly (ConvertTo-Json -InputObject $text -Compress)
+        ConvertTo-Json -InputObject @($raw) -Compress | Should -BeExactly ('[' + (ConvertTo-Json -InputObject $text -Compress) + ']')
+        @{ $text = 'found' }[$raw] | Should -Be 'found'
+        $set = [System.Collections.Generic.HashSet[string]]::new(); $null = $set.Add($raw)
+        $set.Contains($text) | Should -BeTrue
+        [System.Management.Automation.PSSerializer]::Serialize($raw) | Should -Match '<S>\{"type":"tick","n":1\}</S>'
+        ($raw | Get-Member)[0].TypeName | Should -Be 'System.String'
+        $session | Disconnect-Qfex
+    }
 }
 
 Describe 'Get-QfexErrorAdvice and New-QfexErrorRecord' {

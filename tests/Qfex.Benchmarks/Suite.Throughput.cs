@@ -97,7 +97,10 @@ namespace Qfex.Benchmarks
                     });
             }
             if (InPwsh && objects && raw != null)
-                Guard("P2z", "the engine's floor: frames in hand -> Out-Null", () => PwshFloor(n: _n));
+                Guard("P2z", FloorName, () => PwshFloor(_n, "P2z", FloorName, FloorScript, "frames", "the ceiling of P2a"));
+            if (InPwsh && text && raw != null)
+                Guard("P2y", FloorTextName, () => PwshFloor(_n, "P2y", FloorTextName, FloorTextScript, "text",
+                    "bare strings: Receive-QfexFrame -Raw writes each text wrapped in a PSObject, which binds as fast as an object (P2z)"));
             if (InPwsh) DisconnectPwsh(_pwsh);
             if (errors && rawErrors != null && InPwsh && !_options.Quick)
                 Guard("P3c", "error frames -> ErrorRecords, cold pwsh", () => PwshCold(rawErrors));
@@ -227,23 +230,27 @@ namespace Qfex.Benchmarks
             }
         }
 
+        private const string FloorName = "the engine's floor: frames in hand -> Out-Null";
+        private const string FloorTextName = "the engine's floor: text in hand -> Out-Null";
+
         /// <summary>
-        /// P2z: what the engine alone costs per object on the P2 lines' path (one cmdlet writing N objects with
-        /// enumeration into Out-Null), against a raw baseline measured just before it. P2a and P2b cannot pass
-        /// this rate; when it is below their target, the target is below the engine's floor on this machine.
+        /// P2z and P2y: what the engine alone costs per object on the P2 lines' path (one cmdlet writing N objects
+        /// with enumeration into Out-Null: QfexFrames for P2a, strings for P2b's -Raw), against a raw baseline
+        /// measured just before it. P2a and P2b cannot pass these rates; when one is below the target, the target is
+        /// below the engine's floor on this machine.
         /// </summary>
-        private void PwshFloor(int n)
+        private void PwshFloor(int n, string id, string name, string script, string what, string ceilingOf)
         {
             Measured baseline = AdjacentRaw(Payload, n);
             PwshChild child = Pwsh;
             Measured m = Measure(n, count =>
             {
-                ChildAnswer answer = child.Run(FloorScript, RunTimeout, null, false, count);
+                ChildAnswer answer = child.Run(script, RunTimeout, null, false, count);
                 answer.ThrowOnError("Write-Output | Out-Null");
                 return answer.ToSample(count, TimeSpan.Zero);
-            }, child.Quiesce, child.Settle, "pwsh#" + child.ProcessId.ToString(C) + "|floor");
-            ThroughputRow("P2z", "the engine's floor: frames in hand -> Out-Null", m, baseline, null,
-                "script: " + FloorScript + " (no socket, buffer or parsing: the pipeline's own cost per object, the ceiling of P2a and P2b)", Where.Pwsh);
+            }, child.Quiesce, child.Settle, "pwsh#" + child.ProcessId.ToString(C) + "|floor-" + what);
+            ThroughputRow(id, name, m, baseline, null,
+                "script: " + script + " (no socket, buffer or parsing: the pipeline's own cost per object, " + ceilingOf + ")", Where.Pwsh);
         }
 
         /// <summary>

@@ -46,6 +46,13 @@ namespace Qfex.Benchmarks
             "$n = $args[0]; if ($global:QfexBenchFloor.Count -ne $n) { $f = New-QfexFrame -Type trade -Data @{ symbol = 'AAPL-USD' }; " +
             "$global:QfexBenchFloor = [object[]]::new($n); for ($i = 0; $i -lt $n; $i++) { $global:QfexBenchFloor[$i] = $f } }; " +
             "Write-Output -InputObject $global:QfexBenchFloor | Out-Null";
+        // The same with the frame's text, N times, as bare strings: the engine binds a bare string to Out-Null more
+        // slowly than an object or a PSObject (a third more time per object in pwsh 7.6.9), which is why
+        // Receive-QfexFrame -Raw (P2b) writes its texts wrapped in PSObjects.
+        private const string FloorTextScript =
+            "$n = $args[0]; if ($global:QfexBenchFloorText.Count -ne $n) { $t = (New-QfexFrame -Type trade -Data @{ symbol = 'AAPL-USD' }).Raw; " +
+            "$global:QfexBenchFloorText = [object[]]::new($n); for ($i = 0; $i -lt $n; $i++) { $global:QfexBenchFloorText[$i] = $t } }; " +
+            "Write-Output -InputObject $global:QfexBenchFloorText | Out-Null";
         private const string CapturedScript = "$null = Receive-QfexFrame -Count $args[0] -TimeoutSec 120";
         private const string ForEachScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Sequence }";
         private const string DataScript = "Receive-QfexFrame -Count $args[0] -TimeoutSec 120 | ForEach-Object { $null = $_.Data.type }";

@@ -166,7 +166,10 @@ namespace Qfex.Commands
                 ErrorRecord? error = ErrorRecords.ForFrame(frame);
                 if (error == null)
                 {
-                    _objects.Add(Raw ? frame.Raw : frame);
+                    // -Raw: the text wrapped in a PSObject, which the engine would otherwise make for every object it
+                    // binds downstream; a string arriving bare takes it a third longer to bind (the floor lines P2y and
+                    // P2z of the benchmark). A script sees a string either way (Pester's Qfex.Tests: -Raw).
+                    _objects.Add(Raw ? new PSObject(frame.Raw) : frame);
                     continue;
                 }
                 Flush();
