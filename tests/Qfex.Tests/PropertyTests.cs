@@ -470,7 +470,7 @@ namespace Qfex.Tests
                     Assert.True(bytes.All(b => b < 0x80), Show(bytes));
                     var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
                     while (reader.Read()) { }
-                    Assert.Equal(bytes.Length, (int)reader.BytesConsumed + CountTrailingSpace(bytes));
+                    Assert.Equal(bytes.Length, (int)reader.BytesConsumed);   // the last Read consumes trailing white space too
                     Interlocked.Increment(ref accepted);
                 }
                 else
@@ -483,13 +483,6 @@ namespace Qfex.Tests
             // The comparison means something only if both paths were taken often.
             Assert.True(accepted > 10_000, $"the fast path took {accepted} inputs");
             Assert.True(refused > 10_000, $"the reader took {refused} inputs");
-        }
-
-        private static int CountTrailingSpace(byte[] bytes)
-        {
-            int n = 0;
-            for (int i = bytes.Length - 1; i >= 0 && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\r' || bytes[i] == '\n'); i--) n++;
-            return n;
         }
 
         [Theory]
