@@ -229,15 +229,36 @@ namespace Qfex.Tests
             await core.DeliverAsync(Frame("{\"type\":\"tick\"}"), T0);
             core.LinkLost(core.Generation, "dropped", mayReconnect: true);
             Assert.Equal(0, core.Reconnects);
-            Assert.True(core.TryOpen(core.BeginLink()));
-            Assert.Equal(1, core.Reconnects);   // counted with the state change, not later
-            await core.DeliverReconnectNoticeAsync("dropped", cancelOnDisconnect: true);
+            int reconnectsWhenOpen = -1;
+            Assert.True(core.TryReopen(core.BeginLink(), "dropped", () => true, () => reconnectsWhenOpen = core.Reconnects));
+            Assert.Equal(1, reconnectsWhenOpen);   // counted with the state change, not later
             var frames = new System.Collections.Generic.List<QfexFrame>();
             core.Buffer.TryTakeMany(null, 10, frames);
             Assert.Equal(new[] { "tick", SessionCore.ReconnectedType }, frames.Select(f => f.Type));
             Assert.Equal(2, frames[1].Sequence);
             Assert.Equal(1, core.Reconnects);
             Assert.Contains("\"cancel_on_disconnect\":true", frames[1].Raw);
+            Assert.False(core.TryReopen(core.Generation, "again", () => false));   // already open: nothing delivered
+            Assert.Equal(0, core.Buffer.Count);
+        }
+
+        [Fact]
+        public async Task FramesStagedBeforeAReopenComeBeforeItsNoticeAndFramesAfterItComeAfter()
+        {
+            // The notice is numbered in the same step that opens the session: a frame the new connection staged
+            // before is flushed first, and one it receives once State reads Open is numbered after the notice.
+            SessionCore core = OpenCore();
+            core.LinkLost(core.Generation, "dropped", mayReconnect: true);
+            int link = core.BeginLink();
+            await core.DeliverAsync(Frame("{\"type\":\"before\"}"), T0, stage: true);
+            Assert.Equal(0, core.Buffer.Count);                 // staged, not yet in the buffer
+            Assert.True(core.TryReopen(link, "dropped", () => false, () => Assert.Equal(QfexSessionState.Open, core.State)));
+            await core.DeliverAsync(Frame("{\"type\":\"after\"}"), T0, stage: true);
+            core.FlushStaged();
+            var frames = new System.Collections.Generic.List<QfexFrame>();
+            core.Buffer.TryTakeMany(null, 10, frames);
+            Assert.Equal(new[] { "before", SessionCore.ReconnectedType, "after" }, frames.Select(f => f.Type));
+            Assert.Equal(new long[] { 1, 2, 3 }, frames.Select(f => f.Sequence));
         }
     }
 }

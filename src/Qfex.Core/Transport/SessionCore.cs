@@ -485,20 +485,39 @@ namespace Qfex.Transport
         private static bool EcholessErrorTaker(Waiter<QfexFrame> waiter) =>
             waiter.Owner is RequestTicket ticket && (ticket.Phase == RequestPhase.Writing || ticket.Phase == RequestPhase.Written);
 
-        /// <summary>The reconnect notice: a frame of type qfex.reconnected, in sequence, so scripts reading the stream can react.</summary>
-        internal Task DeliverReconnectNoticeAsync(string reason, bool cancelOnDisconnect)
+        /// <summary>
+        /// A reconnect's connection becomes the open one and the qfex.reconnected notice goes into the stream, in one
+        /// step under the delivery lock: frames that connection delivered before are numbered before the notice, and
+        /// every frame it delivers once the session is Open comes after it, however fast the server sends (a frame
+        /// sent the moment State read Open was once numbered before the notice). <paramref name="opened"/> runs once
+        /// the session is Open, before the notice is numbered. False (nothing delivered) when this connection may not
+        /// open (see <see cref="TryOpen"/>).
+        /// </summary>
+        internal bool TryReopen(int generation, string reason, Func<bool> cancelOnDisconnect, Action? opened = null)
         {
-            int count = Reconnects;
+            lock (_deliverGate)
+            {
+                if (!TryOpen(generation)) return false;
+                opened?.Invoke();
+                FlushStagedLocked();
+                // Past the capacity if need be (by one frame): a full buffer must not hold the reconnect up.
+                Buffer.Add(Number(ReconnectNotice(reason, cancelOnDisconnect()), _utcNow()));
+                return true;
+            }
+        }
+
+        /// <summary>The reconnect notice: a frame of type qfex.reconnected, in sequence, so scripts reading the stream can react.</summary>
+        private FrameContent ReconnectNotice(string reason, bool cancelOnDisconnect)
+        {
             string raw = PSJson.Serialize(new Dictionary<string, object>
             {
                 ["type"] = ReconnectedType,
-                ["reconnects"] = count,
+                ["reconnects"] = Reconnects,
                 ["reason"] = reason,
                 ["subscriptions"] = Subscriptions.Current,
                 ["cancel_on_disconnect"] = cancelOnDisconnect,
             });
-            // Past the capacity if need be (by one frame): a full buffer must not hold the reconnect up.
-            return DeliverAsync(new FrameContent(ReconnectedType, raw, null, null), _utcNow(), force: true);
+            return new FrameContent(ReconnectedType, raw, null, null);
         }
 
         /// <summary>Puts back a frame taken but never handed to the user, after whatever is staged, so the buffer keeps sequence order.</summary>

@@ -140,20 +140,24 @@ namespace Qfex.Transport
 
         /// <summary>
         /// A reconnect's connection is authenticated (and cancel-on-disconnect is on again): it becomes the
-        /// session's connection and the session is Open, then the qfex.reconnected notice goes into the stream,
-        /// before the restored subscriptions' acknowledgements. A script that reads the notice can send at once.
+        /// session's connection and the session is Open, and the qfex.reconnected notice goes into the stream in
+        /// the same step, before anything that connection receives from then on (the restored subscriptions'
+        /// acknowledgements included). A script that reads the notice can send at once.
         /// </summary>
-        private async Task ReopenedAsync(ISessionLink link, string reason, Action opened)
+        private Task ReopenedAsync(ISessionLink link, string reason, Action opened)
         {
             lock (_gate) _link = link;
-            if (!_core.TryOpen(link.Generation))
-                throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
-            _core.Recorder?.Opened(link.Generation);
-            // Logged as the session opens, before the notice: whoever sees the notice (or State Open) sees this line too.
-            _core.Log($"Reconnected (reconnect {_core.Reconnects}).");
-            opened();
             // What this connection's setup did: cancel-on-disconnect was turned on again when it is on.
-            await _core.DeliverReconnectNoticeAsync(reason, _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value).ConfigureAwait(false);
+            bool reopened = _core.TryReopen(link.Generation, reason, () => _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value, () =>
+            {
+                _core.Recorder?.Opened(link.Generation);
+                // Logged as the session opens, before the notice: whoever sees the notice sees this line too.
+                _core.Log($"Reconnected (reconnect {_core.Reconnects}).");
+                opened();
+            });
+            if (!reopened)
+                throw _core.ClosedException(link.EndReason ?? _core.CloseReason ?? "The session closed while it was reconnecting.");
+            return Task.CompletedTask;
         }
 
         // ------------------------------------------------------------------ sending
