@@ -230,7 +230,7 @@ namespace Qfex.Tests
             core.LinkLost(core.Generation, "dropped", mayReconnect: true);
             Assert.Equal(0, core.Reconnects);
             int reconnectsWhenOpen = -1;
-            Assert.True(core.TryReopen(core.BeginLink(), "dropped", () => true, () => reconnectsWhenOpen = core.Reconnects));
+            Assert.True(core.TryReopen(core.BeginLink(), "dropped", true, () => reconnectsWhenOpen = core.Reconnects));
             Assert.Equal(1, reconnectsWhenOpen);   // counted with the state change, not later
             var frames = new System.Collections.Generic.List<QfexFrame>();
             core.Buffer.TryTakeMany(null, 10, frames);
@@ -238,7 +238,7 @@ namespace Qfex.Tests
             Assert.Equal(2, frames[1].Sequence);
             Assert.Equal(1, core.Reconnects);
             Assert.Contains("\"cancel_on_disconnect\":true", frames[1].Raw);
-            Assert.False(core.TryReopen(core.Generation, "again", () => false));   // already open: nothing delivered
+            Assert.False(core.TryReopen(core.Generation, "again", false));   // already open: nothing delivered
             Assert.Equal(0, core.Buffer.Count);
         }
 
@@ -252,7 +252,7 @@ namespace Qfex.Tests
             int link = core.BeginLink();
             await core.DeliverAsync(Frame("{\"type\":\"before\"}"), T0, stage: true);
             Assert.Equal(0, core.Buffer.Count);                 // staged, not yet in the buffer
-            Assert.True(core.TryReopen(link, "dropped", () => false, () => Assert.Equal(QfexSessionState.Open, core.State)));
+            Assert.True(core.TryReopen(link, "dropped", false, () => Assert.Equal(QfexSessionState.Open, core.State)));
             await core.DeliverAsync(Frame("{\"type\":\"after\"}"), T0, stage: true);
             core.FlushStaged();
             var frames = new System.Collections.Generic.List<QfexFrame>();

@@ -493,7 +493,7 @@ namespace Qfex.Transport
         /// the session is Open, before the notice is numbered. False (nothing delivered) when this connection may not
         /// open (see <see cref="TryOpen"/>).
         /// </summary>
-        internal bool TryReopen(int generation, string reason, Func<bool> cancelOnDisconnect, Action? opened = null)
+        internal bool TryReopen(int generation, string reason, bool cancelOnDisconnect, Action? opened = null)
         {
             lock (_deliverGate)
             {
@@ -501,7 +501,7 @@ namespace Qfex.Transport
                 opened?.Invoke();
                 FlushStagedLocked();
                 // Past the capacity if need be (by one frame): a full buffer must not hold the reconnect up.
-                Buffer.Add(Number(ReconnectNotice(reason, cancelOnDisconnect()), _utcNow()));
+                Buffer.Add(Number(ReconnectNotice(reason, cancelOnDisconnect), _utcNow()));
                 return true;
             }
         }

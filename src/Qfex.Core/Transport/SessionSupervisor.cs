@@ -148,7 +148,8 @@ namespace Qfex.Transport
         {
             lock (_gate) _link = link;
             // What this connection's setup did: cancel-on-disconnect was turned on again when it is on.
-            bool reopened = _core.TryReopen(link.Generation, reason, () => _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value, () =>
+            bool cancelOnDisconnect = _options.Endpoint == QfexEndpoint.Trade && _core.CancelOnDisconnect.Value;
+            bool reopened = _core.TryReopen(link.Generation, reason, cancelOnDisconnect, () =>
             {
                 _core.Recorder?.Opened(link.Generation);
                 // Logged as the session opens, before the notice: whoever sees the notice sees this line too.

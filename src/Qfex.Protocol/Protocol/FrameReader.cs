@@ -242,8 +242,7 @@ namespace Qfex.Protocol
         private static bool IsTypeKey(ref Utf8JsonReader reader)
         {
             if (reader.ValueIsEscaped || reader.HasValueSequence) return string.Equals(Text(ref reader), "type", StringComparison.OrdinalIgnoreCase);
-            ReadOnlySpan<byte> name = reader.ValueSpan;
-            return name.Length == 4 && (name[0] | 0x20) == 't' && (name[1] | 0x20) == 'y' && (name[2] | 0x20) == 'p' && (name[3] | 0x20) == 'e';
+            return PlainFrameScan.IsTypeKey(reader.ValueSpan);
         }
         private static ReadOnlySpan<byte> ErrKey => "err"u8;
 

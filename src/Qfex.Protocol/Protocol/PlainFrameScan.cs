@@ -239,8 +239,8 @@ namespace Qfex.Protocol
             return -1;
         }
 
-        /// <summary>"type" in any case, as FrameReader reads the key (the frame's Type and Data agree on it).</summary>
-        private static bool IsTypeKey(ReadOnlySpan<byte> name) =>
+        /// <summary>An unescaped key that is "type" in any case (FrameReader's reader path reads keys the same way).</summary>
+        internal static bool IsTypeKey(ReadOnlySpan<byte> name) =>
             name.Length == 4 && (name[0] | 0x20) == 't' && (name[1] | 0x20) == 'y' && (name[2] | 0x20) == 'p' && (name[3] | 0x20) == 'e';
     }
 }
