@@ -282,22 +282,29 @@ namespace Qfex.Tests
         [Fact]
         public async Task ARequestAdmittedBeforeADropIsNeverSentOnTheReconnectedSocket()
         {
-            // A budget of 2.5 units (0.625 per second, averaged over 4 s): two queries of weight 1 go at once, the
-            // third waits about a second for the limiter; the connection drops and comes back meanwhile. Its -Wait
-            // has been told "not sent again", so it must not go out after all.
-            QfexSession session = Connect("-MessagesPerSecond 0.625 -RateLimitWindowSec 4 -RequestWeight @{ get_user_trades = 1 }");
+            // A budget of 2.5 units (0.05 per second, averaged over 50 s): two queries of weight 1 go at once, the
+            // third waits about 14 s for the limiter, far longer than the drop takes to be seen even on a loaded
+            // machine (with a wait of about a second, a slow run once saw the third written before the drop). The
+            // drop refuses it at once (not sent) and it leaves the limiter's line: it can never go out after all.
+            QfexSession session = Connect("-MessagesPerSecond 0.05 -RateLimitWindowSec 50 -RequestWeight @{ get_user_trades = 1; get_user_orders = 0 }");
             long before = session.FramesReceived;
             var pending = Task.Run(() => _ps.Run("1..3 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -TimeoutSec 10 }"));
-            WaitUntil(() => Sent("get_user_trades").Count() == 2 && session.FramesReceived >= before + 2, "the first two queries and their answers");
+            Qfex.Transport.EmaBucket line = session.Supervisor.Throttle!.Shared.General;
+            WaitUntil(() => Sent("get_user_trades").Count() == 2 && session.FramesReceived >= before + 2 && line.Waiting == 1,
+                "the first two queries and their answers, and the third waiting for the limiter");
             _server.DropConnections();
             ScriptResult result = await pending;
             Assert.Equal(2, result.Output.Count);
             ErrorRecord refused = Assert.Single(result.Errors);
             Assert.StartsWith("QfexConnectionClosed,", refused.FullyQualifiedErrorId);
             Assert.Equal(QfexRequestOutcome.NotSent, ((QfexException)refused.Exception).RequestOutcome);
+            Assert.Equal(0, line.Waiting);
+            Assert.True(line.Load <= 2.0, $"the refused query took room: load {line.Load}");   // 2.5 had it been let through
             WaitUntil(() => Sent("auth").Count() == 2 && ((QfexSession)_ps.Run("$s").Value()!).State == QfexSessionState.Open, "the reconnect");
-            RoundTrip();
-            Assert.Equal(3, Sent("get_user_trades").Count());   // the first two queries and the barrier; the refused one never
+            // The barrier (weight 0, so it needs no room) is answered on the new socket: the refused query is not there.
+            _ps.Run("$null = Send-QfexMessage -Type get_user_orders -Wait -ErrorAction Stop").ThrowOnError();
+            Assert.Equal(2, Sent("get_user_trades").Count());
+            Assert.Single(Sent("get_user_orders"));
         }
 
         [Fact]

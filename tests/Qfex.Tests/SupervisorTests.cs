@@ -114,7 +114,7 @@ namespace Qfex.Tests
             }
         }
 
-        private QfexSession Start(QfexEndpoint endpoint = QfexEndpoint.Trade, TimeSpan? idle = null)
+        private QfexSession Start(QfexEndpoint endpoint = QfexEndpoint.Trade, TimeSpan? idle = null, double weightPerSecond = 0)
         {
             var options = new SessionOptions
             {
@@ -123,7 +123,8 @@ namespace Qfex.Tests
                 Clock = _clock,
                 JitterFactor = () => 1.0,
                 IdleTimeout = idle ?? TimeSpan.Zero,
-                WeightPerSecond = 0,
+                WeightPerSecond = weightPerSecond,
+                RateLimitWindow = TimeSpan.FromSeconds(4),
                 ReconnectBaseDelay = TimeSpan.FromMilliseconds(500),
                 ReconnectMaxDelay = TimeSpan.FromSeconds(4),
                 MaxReconnectAttempts = 5,
@@ -218,6 +219,44 @@ namespace Qfex.Tests
             var refused = await Assert.ThrowsAsync<QfexConnectionException>(() => Current.SendRequestAsync(ticket, CancellationToken.None));
             Assert.Equal(QfexRequestOutcome.NotSent, refused.RequestOutcome);
             Assert.DoesNotContain(Current.Sent, s => s.Contains("add_order"));
+        }
+
+        [Fact]
+        public async Task ARequestWaitingForRateLimitRoomThatADropRefusesLeavesTheLineAndTakesNoRoom()
+        {
+            // 2.5 weight units averaged over 4 s: two orders (weight 1) go at once, the third waits about 1.15 s.
+            QfexSession session = Start(weightPerSecond: 0.625);
+            EmaBucket bucket = session.Supervisor.Throttle!.Shared.General;
+            static RequestTicket Order(int n) => new RequestTicket("add_order", "{\"type\":\"add_order\",\"n\":" + n + "}", null);
+            await session.SendAsync(Order(1), _ => { }, CancellationToken.None);
+            await session.SendAsync(Order(2), _ => { }, CancellationToken.None);
+            var notes = new List<string>();
+            Task third = session.SendAsync(Order(3), notes.Add, CancellationToken.None);
+            Assert.False(third.IsCompleted);
+            Assert.Equal(1, bucket.Waiting);
+            Assert.Contains(notes, n => n.StartsWith("Throttling add_order", StringComparison.Ordinal));
+
+            int timers = _clock.Timers;
+            FakeLink first = Current;
+            first.End("dropped");
+            Wait.Until(() => third.IsCompleted, "the refusal of the waiting order");
+            var refused = await Assert.ThrowsAsync<QfexConnectionException>(() => third);
+            Assert.Equal(QfexRequestOutcome.NotSent, refused.RequestOutcome);
+            // It left the line with its answer: no room is taken for a request that will never be written.
+            Assert.Equal(0, bucket.Waiting);
+            Assert.Equal(2.0, bucket.Load, 6);
+
+            UntilWaitingFor(timers + 1);
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            Wait.Until(() => session.State == QfexSessionState.Open, "the reconnect");
+            // By 1.15 s the two orders' load has decayed to 1.5: a new order fits now, at once (behind nothing).
+            _clock.Advance(TimeSpan.FromMilliseconds(151));
+            Task fourth = session.SendAsync(Order(4), _ => { }, CancellationToken.None);
+            Assert.True(fourth.IsCompleted);
+            await fourth;
+            _clock.Advance(TimeSpan.FromMinutes(1));
+            Assert.Equal(new[] { "\"n\":1", "\"n\":2" }, first.Sent.Where(s => s.Contains("add_order")).Select(s => s.Substring(s.IndexOf("\"n\"", StringComparison.Ordinal)).TrimEnd('}')));
+            Assert.Equal(new[] { "{\"type\":\"add_order\",\"n\":4}" }, Current.Sent.Where(s => s.Contains("add_order")));
         }
 
         [Fact]

@@ -37,12 +37,29 @@ namespace Qfex.Transport
         /// <summary>Takes the request's weight; when there is no room now, says so through <paramref name="onWait"/> and waits.</summary>
         internal async Task AcquireAsync(string type, Action<string> onWait, CancellationToken cancellationToken)
         {
+            if (!TryAcquire(type)) await WaitAsync(type, onWait, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Takes the request's weight when there is room now and nobody waits before it.</summary>
+        internal bool TryAcquire(string type)
+        {
+            double weight = WeightOf(type);
+            if (weight <= 0) return true;
+            if (_disposed.IsCancellationRequested) throw new ObjectDisposedException(nameof(RequestThrottle));
+            return _shared.Bucket(RateLimits.BucketOf(type)).TryTake(weight);
+        }
+
+        /// <summary>
+        /// Says through <paramref name="onWait"/> that the request waits, then waits in line until its weight fits
+        /// and takes it. A cancelled wait leaves the line at once and takes nothing.
+        /// </summary>
+        internal async Task WaitAsync(string type, Action<string> onWait, CancellationToken cancellationToken)
+        {
             double weight = WeightOf(type);
             if (weight <= 0) return;
             RateBucket kind = RateLimits.BucketOf(type);
             EmaBucket bucket = _shared.Bucket(kind);
             if (_disposed.IsCancellationRequested) throw new ObjectDisposedException(nameof(RequestThrottle));
-            if (bucket.TryTake(weight)) return;
 
             onWait(string.Format(CultureInfo.InvariantCulture,
                 "Throttling {0} (weight {1}): waiting about {2:0.###} s for room in the {3} bucket of the client-side rate limit " +

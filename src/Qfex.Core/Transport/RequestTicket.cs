@@ -49,6 +49,13 @@ namespace Qfex.Transport
         /// <summary>Why the request failed, once decided; it says whether it was sent.</summary>
         internal QfexException? Failure { get; set; }
 
+        /// <summary>
+        /// Cancelled when the request is decided; made only for a request that waits for rate-limit room (see
+        /// SessionCore.WhenDecided). Never disposed: it has no timer and nothing links to it after the wait
+        /// (the linked source is disposed), so there is nothing to release.
+        /// </summary>
+        internal System.Threading.CancellationTokenSource? Decided { get; set; }
+
         /// <summary>The answer; faults with <see cref="Failure"/> when the request failed.</summary>
         internal Task<QfexFrame>? AnswerTask => Answer?.Task;
     }

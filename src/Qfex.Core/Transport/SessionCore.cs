@@ -285,6 +285,20 @@ namespace Qfex.Transport
             return false;
         }
 
+        /// <summary>
+        /// A token cancelled once the request is decided (already cancelled when it is): what a request waiting for
+        /// rate-limit room watches, so a drop that refuses it also ends its wait.
+        /// </summary>
+        internal CancellationToken WhenDecided(RequestTicket ticket)
+        {
+            lock (_gate)
+            {
+                if (ticket.Phase == RequestPhase.Done) return new CancellationToken(canceled: true);
+                ticket.Decided ??= new CancellationTokenSource();
+                return ticket.Decided.Token;
+            }
+        }
+
         /// <summary>Refuses a request that is not yet written (not sent), unless already decided.</summary>
         internal void Refuse(RequestTicket ticket, string message)
         {
@@ -373,6 +387,8 @@ namespace Qfex.Transport
         {
             foreach (RequestTicket ticket in tickets)
             {
+                // Decided under the lock, so no new watcher can come: a wait for rate-limit room ends first, then the answer's.
+                ticket.Decided?.Cancel();
                 if (ticket.Answer == null) continue;
                 if (Answers.Remove(ticket.Answer) || !ticket.Answer.Task.IsCompleted)
                     ticket.Answer.Completion.TrySetException(ticket.Failure!);

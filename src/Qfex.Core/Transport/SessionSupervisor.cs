@@ -202,7 +202,7 @@ namespace Qfex.Transport
                 {
                     try
                     {
-                        await _throttle.AcquireAsync(ticket.Type, onThrottle, cancellationToken).ConfigureAwait(false);
+                        if (!_throttle.TryAcquire(ticket.Type)) await WaitForRoomAsync(ticket, onThrottle, cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is ObjectDisposedException || (e is InvalidOperationException && !cancellationToken.IsCancellationRequested))
                     {
@@ -225,6 +225,24 @@ namespace Qfex.Transport
                 // Ctrl+C before the write: not sent, and it never will be.
                 _core.Finish(ticket, out _);
                 throw;
+            }
+        }
+
+        /// <summary>
+        /// Waits in the rate limit's line until the request fits. A request decided meanwhile (a drop refused it:
+        /// not sent) leaves the line at once: it never takes room that the requests sent after the reconnect need.
+        /// </summary>
+        private async Task WaitForRoomAsync(RequestTicket ticket, Action<string> onThrottle, CancellationToken cancellationToken)
+        {
+            CancellationToken decided = _core.WhenDecided(ticket);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, decided);
+            try
+            {
+                await _throttle!.WaitAsync(ticket.Type, onThrottle, either.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (decided.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw ticket.Failure!;
             }
         }
 
