@@ -177,9 +177,9 @@ Describe 'about_Qfex: a runbook unit test' {
             Then = { $session.State -eq 'Open' }
         }
         'docs/Connect-Qfex.md > Example 6: React to a reconnect while streaming'                                   = @{
-            # -Continuous runs until Ctrl+C: here it ends after 5 seconds, and the connection is dropped
-            # once the session is subscribed.
-            Replace = @{ '-Continuous' = '-Continuous -TimeoutSec 5' }
+            # -Continuous runs until Ctrl+C: here it ends after 10 seconds (room for a slow machine), and
+            # the connection is dropped once the session is subscribed.
+            Replace = @{ '-Continuous' = '-Continuous -TimeoutSec 10' }
             Given   = {
                 Invoke-QfexDocsLater -When { param($server) @($server.Received | Where-Object Type -eq 'subscribe').Count -ge 1 } -Action {
                     param($server)
@@ -252,9 +252,9 @@ Describe 'about_Qfex: a runbook unit test' {
             Then  = { ($numbers -join ',') -eq '1,2,3' }, { @($frameErrors).Count -eq 1 }
         }
         'docs/Receive-QfexFrame.md > Example 4: Stream everything to a log file until Ctrl+C, and notice reconnects' = @{
-            # -Continuous runs until Ctrl+C: here it ends after 5 seconds. A frame is pushed and the
-            # connection dropped meanwhile; the log goes to this block's own folder.
-            Replace = @{ '-Continuous' = '-Continuous -TimeoutSec 5'; './qfex-frames.jsonl' = '(Join-Path $QfexDocsFolder qfex-frames.jsonl)' }
+            # -Continuous runs until Ctrl+C: here it ends after 10 seconds (room for a slow machine). A
+            # frame is pushed and the connection dropped meanwhile; the log goes to this block's own folder.
+            Replace = @{ '-Continuous' = '-Continuous -TimeoutSec 10'; './qfex-frames.jsonl' = '(Join-Path $QfexDocsFolder qfex-frames.jsonl)' }
             Given   = $connect, {
                 Invoke-QfexDocsLater -Action {
                     param($server)

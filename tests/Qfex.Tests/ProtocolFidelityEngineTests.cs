@@ -403,17 +403,18 @@ namespace Qfex.Tests
         }
 
         [Fact]
-        public void PipedSessionsShareOneReceiveDeadline()
+        public async Task PipedSessionsShareOneReceiveDeadline()
         {
             _ps.Connect();
-            _ps.Run("$s2 = Connect-Qfex -Uri $server.Uri -Credential $server.Credential; $null = Receive-QfexFrame -Session $s; $null = Receive-QfexFrame -Session $s2").ThrowOnError();
-            // After the first session's wait ran out, a frame reaches the second one a moment later. With one
-            // deadline for the call the second session is not waited for at all: it times out at once and the
-            // frame stays buffered. (With a deadline per session it would have waited up to 1.5 s and taken the frame.)
-            // The push comes 1 s after the first wait ended: the second session's turn may be that late on a stalled
-            // machine and still find nothing, and a per-session deadline would still be waiting when it comes.
-            Action pushSoon = () => Task.Delay(1000).ContinueWith(_ => _server.Push("{\"type\":\"late\"}"));
-            var result = _ps.Run("$push = $args[0]; & { $s; $push.Invoke(); $s2 } | Receive-QfexFrame -Count 1 -TimeoutSec 1.5", pushSoon);
+            var second = (QfexSession)_ps.Run("$s2 = Connect-Qfex -Uri $server.Uri -Credential $server.Credential; $null = Receive-QfexFrame -Session $s; $null = Receive-QfexFrame -Session $s2; $s2").ThrowOnError().Value()!;
+            // The first session's wait uses up the call's 1.5 s; with one deadline for the call the second session is
+            // not waited for at all: it times out at once. A frame comes for it as soon as it is waited for, if it
+            // ever is (a deadline per session would wait, take the frame and output it), else once the call is over:
+            // then it stays buffered for the next read. No pause decides the outcome, however slow the machine.
+            Task<ScriptResult> call = Task.Run(() => _ps.Run("$s, $s2 | Receive-QfexFrame -Count 1 -TimeoutSec 1.5"));
+            Wait.Until(() => call.IsCompleted || second.Buffer.Sleepers > 0, "the call to end or to wait on the second session");
+            _server.Push("{\"type\":\"late\"}");
+            ScriptResult result = await call;
             Assert.Empty(result.Output);
             Assert.Equal(2, result.Errors.Count(e => e.FullyQualifiedErrorId.StartsWith("QfexReceiveTimeout,", StringComparison.Ordinal)));
             var late = (QfexFrame)_ps.Run("Receive-QfexFrame -Session $s2 -Count 1 -TimeoutSec 10").ThrowOnError().Value()!;

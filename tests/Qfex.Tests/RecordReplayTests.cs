@@ -243,7 +243,9 @@ namespace Qfex.Tests
                 ((QfexFrame)_ps.Run("Receive-QfexFrame -Session $t -Type position_response -Count 1 -TimeoutSec 10").ThrowOnError().Value()!).Raw,
             };
             // The recorded drop is replayed: the session reconnects, re-authenticating with the replay server's credential.
-            _ps.Run("Wait-QfexSession -Session $t -State Reconnecting -TimeoutSec 10; Wait-QfexSession -Session $t -TimeoutSec 30").ThrowOnError();
+            // Waited for by the count, which only grows: the Reconnecting state lasts only the backoff, and a slow
+            // machine could miss it between two looks.
+            Wait.Until(() => replay.Reconnects >= 1 && replay.State == QfexSessionState.Open, "the replayed drop and the reconnect");
             Assert.Equal(1, replay.Reconnects);
             raw.Add(((QfexFrame)_ps.Run("Send-QfexMessage -Session $t -Type get_user_orders -Params @{ symbol = 'AAPL-USD' } -Wait").ThrowOnError().Value()!).Raw);
 
@@ -511,9 +513,10 @@ namespace Qfex.Tests
         public void ReceiveAllowPartialTakesWhatCameWithoutATimeoutError()
         {
             QfexTestServer server = _ps.StartServer();
-            _ps.Connect();
+            QfexSession session = _ps.Connect();
             server.Push("{\"type\":\"tick\",\"n\":1}");
             server.Push("{\"type\":\"tick\",\"n\":2}");
+            Wait.Until(() => session.FramesPending == 2, "the two pushed frames");   // in before the 1 s receive starts
             ScriptResult partial = _ps.Run("Receive-QfexFrame -Type tick -Count 5 -TimeoutSec 1 -AllowPartial").ThrowOnError();
             Assert.Equal(2, partial.Output.Count);
             Assert.Empty(_ps.Run("Receive-QfexFrame -TimeoutSec 0.2 -AllowPartial").ThrowOnError().Output);

@@ -71,22 +71,32 @@ namespace Qfex.Tests
             Assert.Equal(8, Sent("add_order").Count());
         }
 
+        /// <summary>The exchange's weighted limit, scaled down: 2.4 weight units averaged over 10 s.</summary>
+        private void ServerLimit()
+        {
+            _server.RateLimitBudget = 2.4;
+            _server.RateLimitWindowSec = 10;
+        }
+
         [Fact]
         public void ClientSideLimiterDelaysInsteadOfEarningRateLimited()
         {
-            _server.RateLimitPerSecond = 6;
-            Connect("-MessagesPerSecond 3 -RateLimitWindowSec 1 -RequestWeight @{ get_user_trades = 1 }");
-            var result = _ps.Run("1..10 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -Verbose }");
+            // The client's limit (2 units over 10 s) is under the exchange's: four queries (weight 0.5) go at once, the
+            // fifth waits about 2.9 s, so it waits however slow the first four were (unless they took that long).
+            ServerLimit();
+            Connect("-MessagesPerSecond 0.2 -RateLimitWindowSec 10");
+            var result = _ps.Run("1..5 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 -Verbose }");
             Assert.Empty(result.AllErrors.Select(e => e.FullyQualifiedErrorId + " " + e));
-            Assert.Equal(10, result.Output.Count);
+            Assert.Equal(5, result.Output.Count);
             Assert.Contains(result.Verbose, v => v.StartsWith("Throttling get_user_trades"));
         }
 
         [Fact]
         public void WithoutTheClientLimiterTheServerSaysRateLimited()
         {
-            // The control for the test above: same server limit, limiter off, no retries.
-            _server.RateLimitPerSecond = 6;
+            // The control for the test above: same server limit, limiter off, no retries. Ten queries (weight 0.5)
+            // stay under 2.4 averaged over 10 s only if they take over 1.5 s each: the exchange refuses some.
+            ServerLimit();
             Connect("-MessagesPerSecond 0");
             var result = _ps.Run("1..10 | ForEach-Object { Send-QfexMessage -Type get_user_trades -Wait -MaxRetries 0 }");
             Assert.Contains(result.Errors, e => e.FullyQualifiedErrorId.StartsWith("RateLimited,"));
@@ -114,7 +124,7 @@ namespace Qfex.Tests
         });
 
         [Theory]
-        [InlineData("Too many requests. Please retry after 10s.", "-TimeoutSec 2", "would pass -TimeoutSec 2")]
+        [InlineData("Too many requests. Please retry after 25s.", "-TimeoutSec 10", "would pass -TimeoutSec 10")]
         [InlineData("Too many requests. Please retry after 120s.", "-TimeoutSec 600", "over the 30 s the module waits")]
         public async Task TimeoutSecBoundsTheWholeWaitAndAHintedDelayIsCapped(string hint, string timeout, string warning)
         {
@@ -133,10 +143,11 @@ namespace Qfex.Tests
         }
 
         /// <summary>Pushes an error frame that echoes no request, once the exchange has <paramref name="count"/> requests of that type.</summary>
-        private Task PushEcholess(string type, int count, string code, string message) => Task.Run(() =>
+        private Task PushEcholess(string type, int count, string code, string message, Action? then = null) => Task.Run(() =>
         {
             Wait.Until(() => Sent(type).Count() >= count, $"{count} {type}");
             _server.Push("{\"err\":{\"error_code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+            then?.Invoke();
         });
 
         [Fact]
@@ -160,10 +171,12 @@ namespace Qfex.Tests
         {
             Connect();
             _server.SilentTypes.Add("get_user_orders");
-            Task push = PushEcholess("get_user_orders", 1, "RateLimited", "Too many requests. Please retry after 200ms.");
+            // The retry, 2 s after the hint arrives, is answered: the silence ends right after the push, on the same
+            // thread, well before the retry even on a slow machine.
+            Task push = PushEcholess("get_user_orders", 1, "RateLimited", "Too many requests. Please retry after 2s.",
+                then: () => _server.SilentTypes.Remove("get_user_orders"));
             Task<ScriptResult> send = Task.Run(() => _ps.Run("Send-QfexMessage -Type get_user_orders -Wait -MaxRetries 1 -TimeoutSec 30"));
             await push;
-            _server.SilentTypes.Remove("get_user_orders");   // the retry, 200 ms later, is answered
             ScriptResult result = await send;
             Assert.Empty(result.Errors);
             Assert.Equal("all_orders_response", ((QfexFrame)result.Value()!).Type);
@@ -214,12 +227,12 @@ namespace Qfex.Tests
         public async Task NoAddOrderIsEverSentTwiceByTheModule()
         {
             // Every way a module could be tempted to resend: a ServerError, an answer that never comes, a drop mid-wait.
-            Connect("-Subscribe order_responses -TimeoutSec 2");
+            Connect("-Subscribe order_responses -TimeoutSec 10");
             _server.FailNext("add_order", "ServerError", 1);
             _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -ErrorAction SilentlyContinue");
 
             _server.SilentTypes.Add("add_order");
-            _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -TimeoutSec 1 -ErrorAction SilentlyContinue");
+            _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -TimeoutSec 2 -ErrorAction SilentlyContinue");
 
             var pending = Task.Run(() => _ps.Run("Send-QfexMessage -Type add_order -Params " + SessionTests.Order + " -Wait -TimeoutSec 10"));
             WaitUntil(() => Sent("add_order").Count() == 3, "the third order");
@@ -348,8 +361,10 @@ namespace Qfex.Tests
         [Fact]
         public void AnsweredProbesKeepAQuietSessionAlive()
         {
-            QfexSession session = Connect("-IdleTimeoutSec 1");
-            WaitUntil(() => Sent("get_user_leverage").Count() >= 3, "three probes");
+            // Each probe's answer has half the idle timeout (3 s) to arrive: wide enough that a slow machine's pause
+            // cannot pass for a dead server (with 1 s, a 0.5 s pause could).
+            QfexSession session = Connect("-IdleTimeoutSec 6");
+            WaitUntil(() => Sent("get_user_leverage").Count() >= 2, "two probes");
             Assert.Equal(0, session.Reconnects);
             Assert.Equal(QfexSessionState.Open, session.State);
             // Probe answers are the module's own: they never reach the user's stream.
@@ -360,10 +375,10 @@ namespace Qfex.Tests
         public void AQuietHealthyMarketDataSessionIsNeverReplaced()
         {
             // Issue 12: market-data channels can stay silent for long; silence is not death. Liveness is the
-            // WebSocket ping, which a healthy server answers: many ping/pong rounds, well past the idle
-            // timeout, and the same connection is still in use.
-            var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe candle -Symbol AAPL-USD -IdleTimeoutSec 2").ThrowOnError().Value()!;
-            Wait.Until(() => _server.Faults.Connections.Any(c => c.IsMarketData && c.PingsReceived >= 6), "six pings from the session (3 idle timeouts)");
+            // WebSocket ping, which a healthy server answers: ping/pong rounds past the idle timeout, and the same
+            // connection is still in use. Each pong has half the idle timeout (3 s), more than a slow machine's pause.
+            var md = (QfexSession)_ps.Run("Connect-Qfex -Uri $server.MarketDataUri -Endpoint MarketData -Subscribe candle -Symbol AAPL-USD -IdleTimeoutSec 6").ThrowOnError().Value()!;
+            Wait.Until(() => _server.Faults.Connections.Any(c => c.IsMarketData && c.PingsReceived >= 3), "three pings from the session (1.5 idle timeouts)");
             Assert.Equal(0, md.Reconnects);
             Assert.Equal(QfexSessionState.Open, md.State);
             Assert.Equal(1, md.FramesReceived);   // the subscription's acknowledgement, nothing else

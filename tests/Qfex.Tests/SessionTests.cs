@@ -248,13 +248,16 @@ namespace Qfex.Tests
         [Fact]
         public void ReceiveWithoutCountDoesNotBlockAndTimeoutWritesQfexReceiveTimeout()
         {
-            StartServer();
-            Connect();
+            QfexTestServer server = StartServer();
+            QfexSession session = Connect();
             var started = DateTime.UtcNow;
             Assert.Empty(_ps.Run("Receive-QfexFrame").ThrowOnError().Output);
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(2));
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(20));   // at once: no frame is waited for (20 s: a slow machine too)
 
-            var result = _ps.Run("$server.Push('{\"x\":1}'); Receive-QfexFrame -Count 3 -TimeoutSec 0.5");
+            // The frame is in before the short receive starts: its timeout then decides nothing but the error.
+            server.Push("{\"x\":1}");
+            Wait.Until(() => session.FramesPending == 1, "the pushed frame");
+            var result = _ps.Run("Receive-QfexFrame -Count 3 -TimeoutSec 0.5");
             Assert.Single(result.Output);
             ErrorRecord error = SingleError(result);
             Assert.Null(result.Terminating);
