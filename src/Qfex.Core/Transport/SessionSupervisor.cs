@@ -235,6 +235,8 @@ namespace Qfex.Transport
         private async Task WaitForRoomAsync(RequestTicket ticket, Action<string> onThrottle, CancellationToken cancellationToken)
         {
             CancellationToken decided = _core.WhenDecided(ticket);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (decided.IsCancellationRequested) throw ticket.Failure!;   // refused before it began to wait
             using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, decided);
             try
             {
