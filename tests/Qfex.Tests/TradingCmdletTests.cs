@@ -165,7 +165,9 @@ namespace Qfex.Tests
         [Fact]
         public void TheRateLimiterWeighsTypedRequestsLikeSentOnes()
         {
-            _ps.Connect("-MessagesPerSecond 1 -RateLimitWindowSec 1");
+            // 2 weight units averaged over 4 s: two orders go at once, the third waits about 2.8 s (so it waits
+            // unless the first two took that long, which no slow machine should make them).
+            _ps.Connect("-MessagesPerSecond 0.5 -RateLimitWindowSec 4");
             var result = _ps.Run("1..3 | ForEach-Object { New-QfexOrder AAPL-USD Buy 1 200 -OrderType Limit -Verbose } | Out-Null");
             result.ThrowOnError();
             Assert.Contains(result.Verbose, v => v.StartsWith("Throttling add_order (weight 1)", StringComparison.Ordinal));
