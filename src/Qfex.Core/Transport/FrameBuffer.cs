@@ -124,25 +124,26 @@ namespace Qfex.Transport
                 UpdateLimitHint();
             }
             ReleaseProducerIfRoom();
-            return new FilteredReadHold(this);
+            return new Hold(EndFilteredRead);
         }
 
-        private sealed class FilteredReadHold : IDisposable
+        private void EndFilteredRead()
         {
-            private FrameBuffer? _buffer;
-
-            internal FilteredReadHold(FrameBuffer buffer) => _buffer = buffer;
-
-            public void Dispose()
+            lock (_gate)
             {
-                FrameBuffer? buffer = Interlocked.Exchange(ref _buffer, null);
-                if (buffer == null) return;
-                lock (buffer._gate)
-                {
-                    buffer._filteredReaders--;
-                    buffer.UpdateLimitHint();
-                }
+                _filteredReaders--;
+                UpdateLimitHint();
             }
+        }
+
+        /// <summary>What a reader holds while it reads a certain way: disposing it (once; again does nothing) ends that.</summary>
+        private sealed class Hold : IDisposable
+        {
+            private Action? _end;
+
+            internal Hold(Action end) => _end = end;
+
+            public void Dispose() => Interlocked.Exchange(ref _end, null)?.Invoke();
         }
 
         private void ReleaseProducerIfRoom()
@@ -256,16 +257,7 @@ namespace Qfex.Transport
                 _drainers++;
                 UpdateLimitHint();
             }
-            return new DrainHold(this);
-        }
-
-        private sealed class DrainHold : IDisposable
-        {
-            private FrameBuffer? _buffer;
-
-            internal DrainHold(FrameBuffer buffer) => _buffer = buffer;
-
-            public void Dispose() => Interlocked.Exchange(ref _buffer, null)?.EndDrain();
+            return new Hold(EndDrain);
         }
 
         private void EndDrain()
